@@ -69,7 +69,11 @@ def whiten_observations(y, H, R, observed) -> WhitenedObservations:
     if is_diagonal(R):
         r = torch.diagonal(R, dim1=-2, dim2=-1)
         if (r <= 0).any():
-            raise ValueError("observation_cov must have a positive diagonal")
+            step = int((r <= 0).nonzero()[0, 0])
+            raise ValueError(
+                f"observation_cov is not positive definite at time step {step} (0-based): "
+                "its diagonal must be positive"
+            )
         if observed is None:
             weight = 1.0 / r
             logdet = torch.log(r).sum(-1)
