@@ -119,8 +119,16 @@ def _public(x, event_dims, batch_shape):
 
 
 def _run_filter(p: _Prepared, parallel: bool) -> FilterResult:
-    run = filter_parallel if parallel else filter_sequential
-    return run(p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R, p.observed)
+    args = (p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R, p.observed)
+    if parallel:
+        try:
+            return filter_parallel(*args)
+        except ValueError:
+            # The information form loses precision first (e.g. covariances scaled by 1e20 while
+            # NUTS explores); the Joseph-form filter computes the same numbers more robustly and
+            # raises its own error if the model really is not positive definite.
+            pass
+    return filter_sequential(*args)
 
 
 def _publish_filter(f: FilterResult, batch) -> FilterResult:
