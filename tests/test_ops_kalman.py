@@ -186,3 +186,47 @@ def test_clear_errors():
         ops.kalman_filter(y[:0], m0, P0, F, Q, H, R)
     with pytest.raises(ValueError, match="mask must be a boolean"):
         ops.kalman_filter(y, m0, P0, F, Q, H, R, mask=torch.ones(4, 1))
+
+
+def test_steady_state_path_matches_statsmodels_and_full_filter():
+    """Long time-invariant fully observed series take the steady-state path."""
+    from probdyn.ops._kalman import _prepare, _run_filter
+
+    g = torch.Generator().manual_seed(8)
+    T = 700
+    m0, P0, F, Q, H, R = random_model(d=3, N=2, T=T, time_varying=False, generator=g)
+    y = torch.randn(2, T, 2, generator=g, dtype=torch.float64)
+    p = _prepare(y, m0, P0, F, Q, H, R, None)
+    steady = _run_filter(p, parallel=True, steady_state=True)
+    full = _run_filter(p, parallel=False, steady_state=False)
+    for a, b in zip(steady, full):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    res = _statsmodels(y[1], m0, P0, F, Q, H, R)
+    s = ops.kalman_smoother(y, m0, P0, F, Q, H, R)
+    np.testing.assert_allclose(s.filter.log_likelihood[1].numpy(), res.llf_obs, rtol=1e-8)
+    np.testing.assert_allclose(s.loc[1].numpy(), res.smoothed_state.T, rtol=1e-8, atol=1e-10)
+
+
+def test_linear_recurrence_matches_loop():
+    from probdyn.ops._steady import linear_recurrence
+
+    g = torch.Generator().manual_seed(1)
+    for n in (1, 2, 7, 33):
+        A = 0.5 * torch.randn(n, 3, 3, generator=g, dtype=torch.float64)
+        c = torch.randn(n, 4, 3, generator=g, dtype=torch.float64)
+        x, ref = torch.zeros(4, 3, dtype=torch.float64), []
+        for t in range(n):
+            x = (A[t] @ x.unsqueeze(-1)).squeeze(-1) + c[t]
+            ref.append(x)
+        torch.testing.assert_close(linear_recurrence(A.unsqueeze(1), c), torch.stack(ref))
+        torch.testing.assert_close(
+            linear_recurrence(A[:1].unsqueeze(1), c)[-1],
+            torch.stack([ref_x for ref_x in _loop_const(A[0], c)])[-1],
+        )
+
+
+def _loop_const(A, c):
+    x = torch.zeros(c.shape[1:], dtype=c.dtype)
+    for t in range(c.shape[0]):
+        x = (A @ x.unsqueeze(-1)).squeeze(-1) + c[t]
+        yield x

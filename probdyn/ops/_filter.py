@@ -46,7 +46,9 @@ def _after_first(x: torch.Tensor) -> torch.Tensor:
 
 
 def _mv(matrix: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
-    return (matrix @ vector.unsqueeze(-1)).squeeze(-1)
+    """Batched matrix-vector product. einsum does not materialise a matrix broadcast over the
+    vectors' batch (many series sharing one covariance), unlike ``matrix @ vector[..., None]``."""
+    return torch.einsum("...ij,...j->...i", matrix, vector)
 
 
 def filter_sequential(y, m0, P0, F, Q, H, R, observed) -> FilterResult:

@@ -27,6 +27,7 @@ from ._filter import FilterResult, filter_parallel, filter_sequential
 from ._observations import resolve_mask
 from ._smoother import backward_elements, sample_backward, smooth_parallel, smooth_sequential
 from ._sqrt import psd_sqrt
+from ._steady import filter_steady_state
 
 
 class SmootherResult(NamedTuple):
@@ -118,8 +119,13 @@ def _public(x, event_dims, batch_shape):
     return x.expand(batch_shape + x.shape[-event_dims - 1 :])
 
 
-def _run_filter(p: _Prepared, parallel: bool) -> FilterResult:
+def _run_filter(p: _Prepared, parallel: bool, steady_state: bool = True) -> FilterResult:
     args = (p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R, p.observed)
+    time_invariant = all(x.shape[0] == 1 for x in (p.F, p.Q, p.H, p.R))
+    if steady_state and time_invariant and p.observed is None and p.y.shape[0] >= 16:
+        result = filter_steady_state(p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R)
+        if result is not None:
+            return result
     if parallel:
         try:
             return filter_parallel(*args)
