@@ -204,7 +204,7 @@ def test_steady_state_path_matches_statsmodels_and_full_filter():
     res = _statsmodels(y[1], m0, P0, F, Q, H, R)
     s = ops.kalman_smoother(y, m0, P0, F, Q, H, R)
     np.testing.assert_allclose(s.filter.log_likelihood[1].numpy(), res.llf_obs, rtol=1e-8)
-    np.testing.assert_allclose(s.loc[1].numpy(), res.smoothed_state.T, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(s.loc[1].numpy(), res.smoothed_state.T, rtol=1e-8, atol=1e-9)
 
 
 def test_linear_recurrence_matches_loop():
