@@ -74,28 +74,38 @@ def statsmodels_loglike(y, m0, P0, F, Q, H, R):
     return lambda: [kf.loglike() for kf in filters]
 
 
-def bench_one(d, N, T, B, skip_sequential_over=2e7):
+METHODS = {  # name -> LinearGaussianSSM kernel options
+    "auto": dict(parallel=True, steady_state=True),  # the default
+    "par": dict(parallel=True, steady_state=False),
+    "seq": dict(parallel=False, steady_state=False),
+}
+
+
+def bench_one(d, N, T, B, with_sequential=True):
     m0, P0, F, Q, H, R = make_model(d, N, T)
     model = LinearGaussianSSM(m0, P0, F, Q, H, R, duration=T)
     y = model.sample((B,))
     row = dict(d=d, N=N, T=T, batch=B)
-
     params = [p.clone().requires_grad_() for p in (m0, P0, F, Q, H, R)]
 
-    def fwd(parallel):
-        with torch.no_grad():
-            LinearGaussianSSM(m0, P0, F, Q, H, R, duration=T, parallel=parallel).log_prob(y)
+    for name, options in METHODS.items():
+        if name == "seq" and not with_sequential:
+            continue
 
-    def fwd_bwd(parallel):
-        LinearGaussianSSM(*params, duration=T, parallel=parallel).log_prob(y).sum().backward()
+        def fwd(options=options):
+            with torch.no_grad():
+                LinearGaussianSSM(m0, P0, F, Q, H, R, duration=T, **options).log_prob(y)
 
-    row["par_fwd"] = median_time(lambda: fwd(True))
-    row["par_fwdbwd"] = median_time(lambda: fwd_bwd(True))
-    nbytes, _ = saved_bytes(lambda: LinearGaussianSSM(*params, duration=T).log_prob(y).sum())
-    row["saved_bytes_per_step"] = nbytes / T
-    if T * max(N, d) ** 2 * 20 <= skip_sequential_over * 50:
-        row["seq_fwd"] = median_time(lambda: fwd(False), budget=2.0, max_repeats=3)
-        row["seq_fwdbwd"] = median_time(lambda: fwd_bwd(False), budget=2.0, max_repeats=3)
+        def fwd_bwd(options=options):
+            LinearGaussianSSM(*params, duration=T, **options).log_prob(y).sum().backward()
+
+        row[f"{name}_fwd"] = median_time(fwd)
+        row[f"{name}_fwdbwd"] = median_time(fwd_bwd)
+    for name in ("auto", "par"):
+        nbytes, _ = saved_bytes(
+            lambda name=name: LinearGaussianSSM(*params, duration=T, **METHODS[name])
+            .log_prob(y).sum())
+        row[f"{name}_saved_bytes_per_step"] = nbytes / T
     # Pyro's GaussianHMM keeps (batch, T, 2d x 2d) Gaussians: skip where that exceeds ~4 GB
     if B * T * (2 * d) ** 2 * 8 * 8 < 4e9 and B * T * N * N * 8 * 4 < 4e9:
         hmm = model.to_gaussian_hmm()
@@ -113,15 +123,16 @@ def bench_one(d, N, T, B, skip_sequential_over=2e7):
         row["pyro_fwdbwd"] = median_time(pyro_fwd_bwd)
     if B * T * N * d * d < 3e8:
         row["statsmodels_fwd"] = median_time(statsmodels_loglike(y, m0, P0, F, Q, H, R))
-    for ref in ("pyro", "statsmodels"):
-        for kind in ("fwd", "fwdbwd"):
-            if f"{ref}_{kind}" in row:
-                row[f"ratio_{ref}_{kind}"] = row[f"{ref}_{kind}"] / row[f"par_{kind}"]
+    for ours in ("auto", "par"):
+        for ref in ("pyro", "statsmodels"):
+            for kind in ("fwd", "fwdbwd"):
+                if f"{ref}_{kind}" in row:
+                    row[f"ratio_{ref}_{kind}_{ours}"] = row[f"{ref}_{kind}"] / row[f"{ours}_{kind}"]
     return row
 
 
 def fmt(x, scale=1e3):
-    return "-" if x is None else f"{x * scale:9.2f}"
+    return "-" if x is None else f"{x * scale:8.1f}"
 
 
 def main(argv=None):
@@ -137,23 +148,24 @@ def main(argv=None):
     else:
         grid = [(d, N, T, B) for d, N, T, B in itertools.product(
             (4, 32), (1, 8, 128), (100, 1000, 10000), (1, 64))]
-    header = (f"{'d':>3} {'N':>4} {'T':>6} {'B':>3} | {'par fwd':>9} {'par f+b':>9} "
-              f"{'seq fwd':>9} {'seq f+b':>9} {'pyro fwd':>9} {'pyro f+b':>9} {'sm fwd':>9} | "
-              f"{'x pyro f':>8} {'x pyro fb':>9} {'x sm':>7} {'KB/step':>8}")
-    print("times in ms; 'x ref' = ref time / probdyn parallel time (> 1: probdyn faster)")
-    print(header)
+    cols = ["auto_fwd", "auto_fwdbwd", "par_fwd", "par_fwdbwd", "seq_fwd", "seq_fwdbwd",
+            "pyro_fwd", "pyro_fwdbwd", "statsmodels_fwd"]
+    ratios = ["ratio_pyro_fwd_auto", "ratio_pyro_fwdbwd_auto", "ratio_pyro_fwd_par",
+              "ratio_pyro_fwdbwd_par", "ratio_statsmodels_fwd_auto"]
+    print("times in ms (medians); x... = reference time / probdyn time (> 1: probdyn faster)")
+    print("auto = default kernels (steady-state gain where it applies, else parallel scan); "
+          "par = parallel scan; seq = sequential; f+b = forward+backward")
+    names = ["aut fwd", "aut f+b", "par fwd", "par f+b", "seq fwd", "seq f+b", "pyr fwd",
+             "pyr f+b", "sm fwd", "xPyr f", "xPyr fb", "xPyr f/p", "xPyr fb/p", "xSM", "KB/stp"]
+    print(f"{'d':>3} {'N':>4} {'T':>6} {'B':>3} | " + " ".join(f"{n:>8}" for n in names))
     rows = []
     for d, N, T, B in grid:
-        r = bench_one(d, N, T, B)
+        r = bench_one(d, N, T, B, with_sequential=T * B <= 64_000 or args.quick)
         rows.append(r)
-        g = r.get
-        ratio = lambda k: "-" if g(k) is None else f"{g(k):.2f}"  # noqa: E731
-        print(f"{d:>3} {N:>4} {T:>6} {B:>3} | {fmt(g('par_fwd'))} {fmt(g('par_fwdbwd'))} "
-              f"{fmt(g('seq_fwd'))} {fmt(g('seq_fwdbwd'))} {fmt(g('pyro_fwd'))} "
-              f"{fmt(g('pyro_fwdbwd'))} {fmt(g('statsmodels_fwd'))} | "
-              f"{ratio('ratio_pyro_fwd'):>8} {ratio('ratio_pyro_fwdbwd'):>9} "
-              f"{ratio('ratio_statsmodels_fwd'):>7} {g('saved_bytes_per_step') / 1e3:8.1f}",
-              flush=True)
+        times = " ".join(fmt(r.get(c)) for c in cols)
+        rat = " ".join("       -" if r.get(c) is None else f"{r[c]:8.2f}" for c in ratios)
+        kb = r["auto_saved_bytes_per_step"] / 1e3
+        print(f"{d:>3} {N:>4} {T:>6} {B:>3} | {times} {rat} {kb:8.1f}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"threads": torch.get_num_threads(), "rows": rows}, fh, indent=1)

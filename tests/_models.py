@@ -37,7 +37,7 @@ def _at(x, t):
 
 def joint_gaussian(m0, P0, F, Q, H, R, T):
     """Mean and covariance of the stacked (x_{1:T}, y_{1:T}) of one unbatched model."""
-    d, N = m0.shape[-1], H.shape[-2]
+    d = m0.shape[-1]
     # x = Phi (x_1, w_2..w_T): build the linear map from the independent noises
     n_noise = T * d
     Lx = torch.zeros(T * d, n_noise, dtype=m0.dtype)

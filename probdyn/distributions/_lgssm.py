@@ -41,6 +41,9 @@ class LinearGaussianSSM(TorchDistribution):
         T when no parameter carries a time axis.
     parallel : bool
         Use the parallel-in-time (associative scan) kernels (default) or the sequential ones.
+    steady_state : bool
+        For time-invariant, fully observed models, switch to the constant Kalman gain once the
+        covariances have converged to rounding (default; same numbers, much faster for long T).
 
     As in Pyro's HMM distributions, the rightmost batch dim of a matrix parameter is TIME (size T,
     or 1 for time-invariant); a plain (d, d) matrix is time-invariant. To batch time-invariant
@@ -65,10 +68,12 @@ class LinearGaussianSSM(TorchDistribution):
 
     def __init__(self, initial_loc, initial_cov, transition_matrix, transition_cov,
                  observation_matrix, observation_cov, duration=None, parallel=True,
-                 validate_args=None):
+                 steady_state=True, validate_args=None):
         initial_loc = torch.as_tensor(initial_loc)
         if initial_loc.dim() < 1:
-            raise ValueError(f"initial_loc must have shape (..., d), got {tuple(initial_loc.shape)}")
+            raise ValueError(
+                f"initial_loc must have shape (..., d), got {tuple(initial_loc.shape)}"
+            )
         d = initial_loc.shape[-1]
         initial_cov = torch.as_tensor(initial_cov)
         if initial_cov.dim() < 2 or initial_cov.shape[-2:] != (d, d):
@@ -112,7 +117,7 @@ class LinearGaussianSSM(TorchDistribution):
         self.initial_cov = initial_cov.to(dtype)
         self.transition_matrix, self.transition_cov = F.to(dtype), Q.to(dtype)
         self.observation_matrix, self.observation_cov = H.to(dtype), R.to(dtype)
-        self.parallel = parallel
+        self.parallel, self.steady_state = parallel, steady_state
         self.state_dim, self.obs_dim = d, N
         batch_shape = torch.broadcast_shapes(
             initial_loc.shape[:-1], initial_cov.shape[:-2], F.shape[:-3], Q.shape[:-3],
@@ -132,6 +137,9 @@ class LinearGaussianSSM(TorchDistribution):
     def _matrices(self):
         return (self.transition_matrix, self.transition_cov, self.observation_matrix,
                 self.observation_cov)
+
+    def _kernel_options(self):
+        return {"parallel": self.parallel, "steady_state": self.steady_state}
 
     def _args(self):
         return (self.initial_loc, self.initial_cov) + self._matrices()
@@ -166,7 +174,8 @@ class LinearGaussianSSM(TorchDistribution):
         for name in _MATRIX_ARGS:
             x = getattr(self, name)
             setattr(new, name, x.expand(batch_shape + x.shape[-3:]))
-        new.parallel, new.state_dim, new.obs_dim = self.parallel, self.state_dim, self.obs_dim
+        new.parallel, new.steady_state = self.parallel, self.steady_state
+        new.state_dim, new.obs_dim = self.state_dim, self.obs_dim
         super(LinearGaussianSSM, new).__init__(batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -175,14 +184,15 @@ class LinearGaussianSSM(TorchDistribution):
     def log_prob(self, value, mask=None):
         """Exact log-density of the observed entries of ``value`` (..., T, N); NaN = missing."""
         value = self._check_data(value, mask)
-        return ops.kalman_log_likelihood(value, *self._args(), mask=mask, parallel=self.parallel)
+        return ops.kalman_log_likelihood(value, *self._args(), mask=mask,
+                                         **self._kernel_options())
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=()):
         _, y = ops.sample_prior(*self._args(), num_steps=self.duration,
                                 sample_shape=sample_shape)
         return y.expand(torch.Size(sample_shape) + self.batch_shape + self.event_shape)
 
-    def sample_states(self, sample_shape=torch.Size()):
+    def sample_states(self, sample_shape=()):
         """Joint draws ``(x (*S, ..., T, d), y (*S, ..., T, N))`` from the model."""
         return ops.sample_prior(*self._args(), num_steps=self.duration,
                                 sample_shape=sample_shape)
@@ -210,26 +220,26 @@ class LinearGaussianSSM(TorchDistribution):
     def filter(self, value, mask=None):
         """p(x_t | y_{1:t}) for every t as a ``MultivariateNormal``, batch (..., T), event (d,)."""
         f = ops.kalman_filter(self._check_data(value, mask), *self._args(), mask=mask,
-                              parallel=self.parallel)
+                              **self._kernel_options())
         return MultivariateNormal(f.filtered_loc, f.filtered_cov)
 
     def filter_result(self, value, mask=None):
         """All per-step filter quantities (:class:`probdyn.ops.FilterResult`)."""
         return ops.kalman_filter(self._check_data(value, mask), *self._args(), mask=mask,
-                                 parallel=self.parallel)
+                                 **self._kernel_options())
 
     def smooth(self, value, mask=None):
         """p(x_t | y_{1:T}) for every t as a ``MultivariateNormal``, batch (..., T), event (d,)."""
         s = ops.kalman_smoother(self._check_data(value, mask), *self._args(), mask=mask,
-                                parallel=self.parallel)
+                                **self._kernel_options())
         return MultivariateNormal(s.loc, s.cov)
 
-    def sample_posterior(self, value, sample_shape=torch.Size(), mask=None):
+    def sample_posterior(self, value, sample_shape=(), mask=None):
         """Joint draws of the latent path x_{1:T} | y (forward filtering, backward sampling):
         shape (*sample_shape, ..., T, d)."""
         return ops.kalman_sample_posterior(self._check_data(value, mask), *self._args(),
                                            sample_shape=sample_shape, mask=mask,
-                                           parallel=self.parallel)
+                                           **self._kernel_options())
 
     def forecast(self, value, horizon, mask=None, **future):
         """Joint predictive distribution of the next ``horizon`` steps given ``value``.
@@ -257,7 +267,7 @@ class LinearGaussianSSM(TorchDistribution):
             else:
                 params[name] = x
         f = ops.kalman_filter(self._check_data(value, mask), *self._args(), mask=mask,
-                              parallel=self.parallel)
+                              **self._kernel_options())
         m_T, P_T = f.filtered_loc[..., -1, :], f.filtered_cov[..., -1, :, :]
         F = _with_time_axis("transition_matrix", params["transition_matrix"], *P_T.shape[-2:])
         Q = _with_time_axis("transition_cov", params["transition_cov"], *P_T.shape[-2:])
@@ -266,7 +276,7 @@ class LinearGaussianSSM(TorchDistribution):
         cov = F1 @ P_T @ F1.mT + Q1
         return LinearGaussianSSM(loc, 0.5 * (cov + cov.mT), F, Q, params["observation_matrix"],
                                  params["observation_cov"], duration=int(horizon),
-                                 parallel=self.parallel)
+                                 **self._kernel_options())
 
     # -------------------------------------------------------------- conversion
     def to_gaussian_hmm(self):

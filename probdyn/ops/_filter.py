@@ -175,7 +175,8 @@ def step_log_likelihood(obs, mp, Pp):
         )
     e = obs.y - _mv(obs.H, mp)  # whitened residual, 0 where missing
     v = _mv(Hw.mT, e)  # H' R^-1 e
-    quad = (obs.weight * e * e).sum(-1) - (v * torch.linalg.solve(G, _mv(Pp, v).unsqueeze(-1)).squeeze(-1)).sum(-1)
+    correction = torch.linalg.solve(G, _mv(Pp, v).unsqueeze(-1)).squeeze(-1)
+    quad = (obs.weight * e * e).sum(-1) - (v * correction).sum(-1)
     return -0.5 * (quad + obs.logdet_R + logdet_G + obs.num_observed * LOG_2PI)
 
 

@@ -15,7 +15,9 @@ never used). Leading batch dims broadcast. Everything is differentiable.
 
 ``parallel=True`` uses the associative-scan (O(log T) depth) filter and smoother in information
 form; ``parallel=False`` the classical sequential filter (Cholesky of the innovation covariance,
-Joseph update). Both give the same numbers to rounding.
+Joseph update). Both give the same numbers to rounding. With ``steady_state=True`` (default) a
+time-invariant, fully observed model switches to the constant gain once the covariances have
+converged to rounding (``_steady.py``), which makes long series much cheaper.
 """
 
 from typing import NamedTuple
@@ -69,7 +71,9 @@ def _prepare(y, initial_loc, initial_cov, F, Q, H, R, mask) -> _Prepared:
         raise ValueError("initial_loc must have shape (..., d)")
     d = initial_loc.shape[-1]
     if initial_cov.shape[-2:] != (d, d):
-        raise ValueError(f"initial_cov must have shape (..., {d}, {d}), got {tuple(initial_cov.shape)}")
+        raise ValueError(
+            f"initial_cov must have shape (..., {d}, {d}), got {tuple(initial_cov.shape)}"
+        )
     check_finite("initial_loc", initial_loc)
     check_finite("initial_cov", initial_cov)
     _check_matrix("transition_matrix", F, d, d, T)
@@ -148,7 +152,8 @@ def _publish_filter(f: FilterResult, batch) -> FilterResult:
 
 
 def kalman_filter(y, initial_loc, initial_cov, transition_matrix, transition_cov,
-                  observation_matrix, observation_cov, mask=None, parallel=True) -> FilterResult:
+                  observation_matrix, observation_cov, mask=None, parallel=True,
+                  steady_state=True) -> FilterResult:
     """Kalman filter: per-step predicted and filtered moments and log p(y_t | y_{1:t-1}).
 
     See the module docstring for shapes. Returns a :class:`FilterResult` with batch dims
@@ -156,26 +161,26 @@ def kalman_filter(y, initial_loc, initial_cov, transition_matrix, transition_cov
     """
     p = _prepare(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                  observation_matrix, observation_cov, mask)
-    return _publish_filter(_run_filter(p, parallel), p.batch_shape)
+    return _publish_filter(_run_filter(p, parallel, steady_state), p.batch_shape)
 
 
 def kalman_log_likelihood(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                           observation_matrix, observation_cov, mask=None,
-                          parallel=True) -> torch.Tensor:
+                          parallel=True, steady_state=True) -> torch.Tensor:
     """Exact marginal log-likelihood of the observed entries of ``y``, shape (...)."""
     p = _prepare(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                  observation_matrix, observation_cov, mask)
-    ll = _run_filter(p, parallel).log_likelihood.sum(0)
+    ll = _run_filter(p, parallel, steady_state).log_likelihood.sum(0)
     return ll.expand(p.batch_shape)
 
 
 def kalman_smoother(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                     observation_matrix, observation_cov, mask=None,
-                    parallel=True) -> SmootherResult:
+                    parallel=True, steady_state=True) -> SmootherResult:
     """Rauch-Tung-Striebel smoother: moments of p(x_t | y_{1:T}) for every t."""
     p = _prepare(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                  observation_matrix, observation_cov, mask)
-    f = _run_filter(p, parallel)
+    f = _run_filter(p, parallel, steady_state)
     E, g, L = backward_elements(f.predicted_loc, f.predicted_cov, f.filtered_loc,
                                 f.filtered_cov, p.F)
     ms, Ps = (smooth_parallel if parallel else smooth_sequential)(E, g, L)
@@ -185,12 +190,13 @@ def kalman_smoother(y, initial_loc, initial_cov, transition_matrix, transition_c
 
 def kalman_sample_posterior(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                             observation_matrix, observation_cov, sample_shape=(), mask=None,
-                            parallel=True, generator=None) -> torch.Tensor:
+                            parallel=True, steady_state=True,
+                            generator=None) -> torch.Tensor:
     """Forward-filtering backward-sampling: joint draws of x_{1:T} | y, shape
     (*sample_shape, ..., T, d)."""
     p = _prepare(y, initial_loc, initial_cov, transition_matrix, transition_cov,
                  observation_matrix, observation_cov, mask)
-    f = _run_filter(p, parallel)
+    f = _run_filter(p, parallel, steady_state)
     E, g, L = backward_elements(f.predicted_loc, f.predicted_cov, f.filtered_loc,
                                 f.filtered_cov, p.F)
     g = g.expand((g.shape[0],) + p.batch_shape + g.shape[-1:])

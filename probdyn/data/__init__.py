@@ -1,0 +1,38 @@
+"""Dataset registry: real datasets as :class:`xarray.Dataset`, read from a data directory.
+
+Files are never shipped with probdyn. They are read from ``$PROBDYN_DATA_DIR`` when set, else
+from the user cache ``~/.cache/probdyn``, at their registry path (e.g.
+``statsmodels/nile.csv``), and their sha256 is checked against the registry.
+``load(name, download=True)`` fetches a missing file (from an installed package that ships it,
+or from its public URL) and keeps it only if the checksum matches.
+
+- :func:`load`: a dataset as ``xarray.Dataset`` (dims ``time`` and, for panels, ``series``)
+  with provenance in ``attrs``.
+- :func:`list_datasets`, :func:`describe`: what is registered (no file needed).
+- :func:`register`: add a dataset (decorator on its loader).
+- :func:`data_dir`: the directory files are read from; :func:`fetch`: get a file.
+
+Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspots`` and
+``sunspots_monthly`` (``sunspots``), ``co2`` and ``co2_weekly`` (``co2``), ``lynx_hare``
+(``pelts``; series hare, lynx), ``exchange_rate`` (``rate``; 8 series).
+"""
+
+from . import _classic, _exchange  # noqa: F401  (register the built-in datasets)
+from ._exchange import EXCHANGE_RATE_SERIES
+from ._files import ENV_VAR, ChecksumError, data_dir
+from ._load import fetch, load
+from ._registry import DatasetInfo, UnknownDatasetError, describe, list_datasets, register
+
+__all__ = [
+    "ENV_VAR",
+    "EXCHANGE_RATE_SERIES",
+    "ChecksumError",
+    "DatasetInfo",
+    "UnknownDatasetError",
+    "data_dir",
+    "describe",
+    "fetch",
+    "list_datasets",
+    "load",
+    "register",
+]

@@ -1,0 +1,39 @@
+"""Reproductions of published results: ``probdyn reproduce NAME [--quick] [--seed S]``.
+
+An experiment is a function ``run(quick: bool, seed: int, out: Path) -> ExperimentResult``
+registered with :func:`register_experiment`, in its own module of this package. The module is
+imported (and so registered) by listing its name in ``EXPERIMENT_MODULES`` below.
+"""
+
+import importlib
+
+from ._registry import (
+    Experiment,
+    UnknownExperimentError,
+    get_experiment,
+    list_experiments,
+    register_experiment,
+    run_experiment,
+)
+from ._result import ExperimentResult
+
+# ---------------------------------------------------------------------------------------------
+# EXPERIMENT_MODULES: modules of probdyn/reproduce/ that define experiments. Add a module's
+# name here when it lands (e.g. "nile" for probdyn/reproduce/nile.py); it is imported by name,
+# and an import error is a real error (not skipped).
+EXPERIMENT_MODULES: list[str] = []
+# ---------------------------------------------------------------------------------------------
+
+for _module in EXPERIMENT_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+__all__ = [
+    "EXPERIMENT_MODULES",
+    "Experiment",
+    "ExperimentResult",
+    "UnknownExperimentError",
+    "get_experiment",
+    "list_experiments",
+    "register_experiment",
+    "run_experiment",
+]

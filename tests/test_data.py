@@ -1,0 +1,298 @@
+"""Dataset registry: every dataset against its source and an independent reader."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import probdyn.data as pdata
+from probdyn.data import _registry
+
+REQUIRED_ATTRS = ("source", "licence", "frequency", "citation", "description", "units", "sha256")
+
+
+def _shared() -> Path | None:
+    env = os.environ.get("PROBDYN_DATA_DIR")
+    return Path(env) if env else None
+
+
+def _need(relpath: str) -> Path:
+    """Path of a file in the data directory, or skip the test cleanly."""
+    root = _shared()
+    if root is None or not (root / relpath).is_file():
+        pytest.skip(f"{relpath} not in PROBDYN_DATA_DIR ({root})")
+    return root / relpath
+
+
+def _load(name: str) -> xr.Dataset:
+    _need(pdata.describe(name).path)
+    return pdata.load(name)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """A copy of the registry, restored after the test (for test-local datasets)."""
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+
+
+# ---------------------------------------------------------------- every dataset (conformance)
+
+
+def test_registry_matches_manifest():
+    manifest = _need("MANIFEST.tsv")
+    rows = pd.read_csv(manifest, sep="\t").set_index("path")
+    for name in pdata.list_datasets():
+        info = pdata.describe(name)
+        assert info.path in rows.index, name
+        assert rows.loc[info.path, "sha256"] == info.sha256, name
+
+
+@pytest.mark.parametrize("name", pdata.list_datasets())
+def test_dataset_conforms(name, tmp_path):
+    ds = _load(name)
+    info = pdata.describe(name)
+    assert ds.attrs["name"] == name
+    for key in REQUIRED_ATTRS:
+        assert isinstance(ds.attrs[key], str) and ds.attrs[key], key
+    # the sha256 attr is the digest of the file actually read (independent hashlib pass)
+    digest = hashlib.sha256(info.local_path().read_bytes()).hexdigest()
+    assert ds.attrs["sha256"] == digest == info.sha256
+    dims = ("time",) if len(info.shape) == 1 else ("time", "series")
+    (var,) = ds.data_vars.values()
+    assert var.dims == dims and var.shape == info.shape
+    assert var.dtype == np.float64 and var.attrs["units"]
+    time = ds["time"].values
+    assert np.all(time[1:] > time[:-1])
+    if info.frequency in ("monthly", "weekly"):
+        assert time.dtype == np.dtype("datetime64[ns]")
+    # provenance survives a netCDF round trip
+    ds.to_netcdf(tmp_path / "x.nc")
+    with xr.open_dataset(tmp_path / "x.nc") as back:
+        xr.testing.assert_identical(back.load(), ds)
+
+
+def test_listing_is_sorted_and_described():
+    names = pdata.list_datasets()
+    assert names == sorted(names)
+    for required in ("co2", "sunspots", "sunspots_monthly", "nile", "lynx_hare", "exchange_rate"):
+        assert required in names
+        info = pdata.describe(required)
+        assert info.size == " x ".join(map(str, info.shape))
+
+
+# ---------------------------------------------------------------- known values / oracles
+
+
+def test_nile_against_statsmodels():
+    ds = _load("nile")
+    assert ds.sizes["time"] == 100
+    assert int(ds.time[0]) == 1871 and int(ds.time[-1]) == 1970
+    assert float(ds.volume[0]) == 1120.0  # README / Durbin & Koopman
+    sm = pytest.importorskip("statsmodels.api")
+    ref = sm.datasets.nile.load_pandas().data
+    np.testing.assert_array_equal(ds.volume.values, ref["volume"].to_numpy())
+    np.testing.assert_array_equal(ds.time.values, ref["year"].to_numpy().astype(int))
+
+
+def test_sunspots_against_statsmodels():
+    ds = _load("sunspots")
+    assert (int(ds.time[0]), int(ds.time[-1])) == (1700, 2008)
+    sm = pytest.importorskip("statsmodels.api")
+    ref = sm.datasets.sunspots.load_pandas().data
+    np.testing.assert_array_equal(ds.sunspots.values, ref["SUNACTIVITY"].to_numpy())
+
+
+def test_sunspots_monthly_values_and_yearly_means():
+    ds = _load("sunspots_monthly")
+    s = ds.sunspots.to_series()
+    assert s.index[0] == pd.Timestamp("1749-01-01") and s.index[-1] == pd.Timestamp("2009-06-01")
+    assert s.iloc[0] == 58.0 and s.iloc[-1] == 2.6  # first and last entries of the table
+    assert s["1778-05-01"] == 238.9
+    # Independent check of the month/year alignment: the yearly means of the monthly table
+    # agree with the yearly series to within rounding (a one-year shift is off by ~19).
+    yearly = _load("sunspots").sunspots.to_series()
+    means = s[s.index.year <= 2008].groupby(s.index.year[s.index.year <= 2008]).mean()
+    diff = means - yearly.loc[means.index]
+    assert len(means) == 260 and diff.abs().max() < 0.5
+
+
+def test_co2_monthly_against_weekly_record():
+    ds = _load("co2")
+    s = ds.co2.to_series()
+    assert len(s) == 468 and not s.isna().any()
+    assert s.index[0] == pd.Timestamp("1959-01-01") and s.iloc[0] == 315.42
+    assert s.index[-1] == pd.Timestamp("1997-12-01") and s.iloc[-1] == 364.34
+    # R's ?co2: Feb-Apr 1964 were missing and linearly interpolated between Jan and May 1964
+    jan_may = s["1964-01":"1964-05"].to_numpy()
+    np.testing.assert_allclose(jan_may, np.linspace(jan_may[0], jan_may[-1], 5), atol=0.0051)
+    # Cross-source check: monthly means of the weekly continuous record (a different file and
+    # measurement programme) match month by month; a one-month shift would be ~1 ppm off.
+    weekly = _load("co2_weekly").co2.to_series()
+    monthly = weekly.resample("MS").mean().reindex(s.index)
+    diff = (monthly - s).dropna()
+    assert len(diff) >= 460
+    assert diff.abs().mean() < 0.2 and diff.abs().max() < 1.0
+    assert (monthly.shift(1) - s).abs().mean() > 0.8
+
+
+def test_co2_weekly_against_statsmodels():
+    ds = _load("co2_weekly")
+    assert ds.sizes["time"] == 2284 and int(ds.co2.isnull().sum()) == 59
+    sm = pytest.importorskip("statsmodels.api")
+    ref = sm.datasets.co2.load_pandas().data  # DatetimeIndex, NaN for missing weeks
+    np.testing.assert_array_equal(ds.co2.values, ref["co2"].to_numpy())
+    np.testing.assert_array_equal(
+        ds.time.values, pd.DatetimeIndex(ref.index).to_numpy().astype("datetime64[ns]")
+    )
+
+
+# Published in the Stan case study (Carpenter 2018) and the PyMC Lotka-Volterra examples.
+HARE = [30.0, 47.2, 70.2, 77.4, 36.3, 20.6, 18.1, 21.4, 22.0, 25.4, 27.1,
+        40.3, 57.0, 76.6, 52.3, 19.5, 11.2, 7.6, 14.6, 16.2, 24.7]  # fmt: skip
+LYNX = [4.0, 6.1, 9.8, 35.2, 59.4, 41.7, 19.0, 13.0, 8.3, 9.1, 7.4,
+        8.0, 12.3, 19.5, 45.7, 51.1, 29.7, 15.8, 9.7, 10.1, 8.6]  # fmt: skip
+
+
+def test_lynx_hare_published_values():
+    ds = _load("lynx_hare")
+    assert list(ds.series.values) == ["hare", "lynx"]
+    np.testing.assert_array_equal(ds.time.values, np.arange(1900, 1921))
+    np.testing.assert_array_equal(ds.pelts.sel(series="hare").values, HARE)
+    np.testing.assert_array_equal(ds.pelts.sel(series="lynx").values, LYNX)
+
+
+def test_exchange_rate_against_other_copies():
+    ds = _load("exchange_rate")
+    assert list(ds.series.values) == list(pdata.EXCHANGE_RATE_SERIES)
+    first = ds.rate.isel(time=0)
+    assert float(first.sel(series="British")) == 1.611  # README: pound in January 1990
+    assert float(first.sel(series="Japan")) == 0.006838  # README: yen
+    # darts' copy: same columns, same order
+    darts = np.loadtxt(_need("darts/exchange_rate.csv"), delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(ds.rate.values, darts)
+    # LTSF copy: column "6" is Singapore and "OT" New Zealand (last two swapped)
+    ltsf = pd.read_csv(_need("ltsf/exchange_rate.csv"))
+    np.testing.assert_array_equal(ds.rate.sel(series="Singapore").values, ltsf["6"].to_numpy())
+    np.testing.assert_array_equal(ds.rate.sel(series="New Zealand").values, ltsf["OT"].to_numpy())
+
+
+# ---------------------------------------------------------------- data directory and errors
+
+
+def test_missing_file_names_the_env_var(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBDYN_DATA_DIR", str(tmp_path))
+    assert pdata.data_dir() == tmp_path
+    assert not pdata.describe("nile").available()
+    with pytest.raises(FileNotFoundError) as err:
+        pdata.load("nile")
+    msg = str(err.value)
+    assert "PROBDYN_DATA_DIR" in msg and "statsmodels/nile.csv" in msg and str(tmp_path) in msg
+    with pytest.raises(FileNotFoundError, match="PROBDYN_DATA_DIR"):
+        pdata.load("exchange_rate")
+
+
+def test_default_data_dir_is_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROBDYN_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert pdata.data_dir() == tmp_path / "probdyn"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert pdata.data_dir() == Path.home() / ".cache" / "probdyn"
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(KeyError) as err:
+        pdata.load("nile_river")
+    assert isinstance(err.value, ValueError)
+    assert "nile_river" in str(err.value) and "exchange_rate" in str(err.value)
+
+
+def _fake_csv(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("t,y\n0,1.5\n1,2.5\n2,NaN\n")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _register_fake(name: str, sha256: str, **kw) -> None:
+    def loader(path: Path) -> xr.Dataset:
+        frame = pd.read_csv(path)
+        return xr.Dataset({"y": ("time", frame["y"].to_numpy())}, coords={"time": frame["t"]})
+
+    meta = dict(description="fake", frequency="daily", shape=(3,), units="m", source="test",
+                licence="CC0", citation="none")  # fmt: skip
+    meta.update(kw)
+    pdata.register(name, loader, path="fake/y.csv", sha256=sha256, **meta)
+
+
+def test_checksum_mismatch_raises(tmp_path, scratch_registry):
+    _fake_csv(tmp_path / "fake" / "y.csv")
+    _register_fake("fake_bad", "0" * 64, obtain="nowhere")
+    with pytest.raises(pdata.ChecksumError, match="checksum mismatch"):
+        pdata.load("fake_bad", data_dir=tmp_path)
+    ds = pdata.load("fake_bad", data_dir=tmp_path, verify=False)  # read anyway, digest recorded
+    assert ds.attrs["sha256"] != "0" * 64 and np.isnan(ds.y.values[2])
+
+
+def test_download_verifies_and_discards_bad_file(tmp_path, scratch_registry):
+    good = _fake_csv(tmp_path / "remote" / "fake" / "y.csv")
+    url = (tmp_path / "remote" / "fake" / "y.csv").as_uri()  # file:// goes through urllib
+    cache = tmp_path / "cache"
+    _register_fake("fake_good", good, url=url)
+    _register_fake("fake_corrupt", "f" * 64, url=url)
+    with pytest.raises(pdata.ChecksumError):
+        pdata.load("fake_corrupt", data_dir=cache, download=True)
+    assert not (cache / "fake" / "y.csv").exists()
+    assert not (cache / "fake" / "y.csv.part").exists()
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        pdata.load("fake_good", data_dir=cache)
+    ds = pdata.load("fake_good", data_dir=cache, download=True)
+    assert (cache / "fake" / "y.csv").read_bytes() == (tmp_path / "remote/fake/y.csv").read_bytes()
+    assert ds.attrs["sha256"] == good and ds.attrs["url"] == url
+    np.testing.assert_array_equal(ds.y.values[:2], [1.5, 2.5])
+
+
+def test_download_copies_from_installed_package(tmp_path):
+    pytest.importorskip("statsmodels")
+    ds = pdata.load("nile", data_dir=tmp_path, download=True)
+    assert (tmp_path / "statsmodels" / "nile.csv").is_file()
+    assert float(ds.volume[0]) == 1120.0 and ds.attrs["sha256"] == pdata.describe("nile").sha256
+
+
+def test_no_source_to_fetch_from(tmp_path, scratch_registry):
+    _register_fake("fake_manual", "a" * 64, obtain="ask the author for y.csv")
+    with pytest.raises(FileNotFoundError, match="ask the author"):
+        pdata.load("fake_manual", data_dir=tmp_path, download=True)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(name="nile"), "already registered"),
+        (dict(name="Bad Name"), "name must be"),
+        (dict(sha256="xyz"), "sha256"),
+        (dict(path="/abs/y.csv"), "path must be relative"),
+        (dict(path="../y.csv"), "path must be relative"),
+        (dict(shape=(0,)), "shape"),
+        (dict(url=None, obtain=None), "url, package_file or obtain"),
+    ],
+)
+def test_register_rejects_bad_metadata(bad, match, scratch_registry):
+    kw = dict(name="fake_x", path="fake/y.csv", sha256="0" * 64, description="d",
+              frequency="daily", shape=(3,), units="m", source="s", licence="l",
+              citation="c", url="https://example.org/y.csv")  # fmt: skip
+    kw.update(bad)
+    name = kw.pop("name")
+    with pytest.raises(ValueError, match=match):
+        pdata.register(name, lambda p: None, **kw)
+
+
+def test_loader_shape_is_checked(tmp_path, scratch_registry):
+    sha = _fake_csv(tmp_path / "fake" / "y.csv")
+    _register_fake("fake_shape", sha, shape=(4,), obtain="here")
+    with pytest.raises(RuntimeError, match="registry says"):
+        pdata.load("fake_shape", data_dir=tmp_path)
