@@ -1,0 +1,5 @@
+"""Pictures of fits and forecasts (matplotlib). Edges layer: takes arrays or xarray, no maths."""
+
+from ._bands import plot_band, plot_components, plot_forecast
+
+__all__ = ["plot_band", "plot_components", "plot_forecast"]
