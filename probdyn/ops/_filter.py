@@ -180,11 +180,53 @@ def step_log_likelihood(obs, mp, Pp):
     return -0.5 * (quad + obs.logdet_R + logdet_G + obs.num_observed * LOG_2PI)
 
 
+def _warmup_length(observed, T: int, d: int) -> int:
+    """Steps filtered sequentially before the scan: until 2d steps carried observations.
+
+    A vague initial state (variance 1e6 and more, common for diffuse level/seasonal states)
+    makes the information-form scan lose digits; once the data have pinned the state down, the
+    covariances are moderate and the scan is as accurate as the sequential filter.
+    """
+    if observed is None:
+        return min(T, 2 * d)
+    seen = observed.flatten(1).any(-1).cumsum(0)
+    reached = (seen >= 2 * d).nonzero()
+    return T if reached.numel() == 0 else int(reached[0, 0]) + 1
+
+
+def _from_step(x: torch.Tensor, k: int) -> torch.Tensor:
+    return x[k:] if x.shape[0] > 1 else x
+
+
 def filter_parallel(y, m0, P0, F, Q, H, R, observed) -> FilterResult:
-    """Parallel-in-time Kalman filter (associative scan, depth O(log T))."""
+    """Parallel-in-time Kalman filter (associative scan, depth O(log T)), after a short
+    sequential warm-up (:func:`_warmup_length`)."""
+    T = y.shape[0]
+    k = _warmup_length(observed, T, m0.shape[-1])
+    if k >= T:
+        return filter_sequential(y, m0, P0, F, Q, H, R, observed)
+    head = None
+    if k > 0:
+        first = [x[:k] if x.shape[0] > 1 else x for x in (F, Q, H, R)]
+        head = filter_sequential(y[:k], m0, P0, *first,
+                                 None if observed is None else observed[:k])
+        Fk, Qk = _at(F, k), _at(Q, k)
+        m0 = _mv(Fk, head.filtered_loc[-1])
+        P0 = symmetrize(Fk @ head.filtered_cov[-1] @ Fk.mT + Qk)
+        y, F, Q, H, R = y[k:], _from_step(F, k), _from_step(Q, k), _from_step(H, k), \
+            _from_step(R, k)
+        observed = None if observed is None else observed[k:]
     obs = whiten_observations(y, H, R, observed)
     elems = _filter_elements(obs, m0, P0, F, Q)
     _, mf, Pf, _, _ = associative_scan(_combine_filter, elems)
     mp, Pp = predict_from_filtered(mf, Pf, m0, P0, F, Q)
     ll = step_log_likelihood(obs, mp, Pp)
-    return FilterResult(mp, Pp, mf, Pf, ll)
+    tail = FilterResult(mp, Pp, mf, Pf, ll)
+    if head is None:
+        return tail
+    return FilterResult(*(_cat_time(a, b) for a, b in zip(head, tail)))
+
+
+def _cat_time(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
+    return torch.cat([a.expand(a.shape[:1] + shape), b.expand(b.shape[:1] + shape)], 0)
