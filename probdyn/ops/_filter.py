@@ -103,7 +103,7 @@ def _filter_elements(obs, m0, P0, F, Q):
 
     # steps t >= 1 condition on x_{t-1}
     Mt, Ft, Qt, ut = _after_first(M), _after_first(F), _after_first(Q), u[1:]
-    lu = torch.linalg.lu_factor(eye + Qt @ Mt)
+    lu = torch.linalg.lu_factor_ex(eye + Qt @ Mt)[:2]
     C = symmetrize(torch.linalg.lu_solve(*lu, Qt))  # (Q^-1 + M)^-1
     A = torch.linalg.lu_solve(*lu, Ft)
     b = _mv(C, ut)
@@ -113,7 +113,7 @@ def _filter_elements(obs, m0, P0, F, Q):
 
     # step 0 conditions the prior of x_1 on y_1
     M0 = M[0]
-    lu0 = torch.linalg.lu_factor(eye + P0 @ M0)
+    lu0 = torch.linalg.lu_factor_ex(eye + P0 @ M0)[:2]
     C0 = symmetrize(torch.linalg.lu_solve(*lu0, P0))
     b0 = torch.linalg.lu_solve(*lu0, (m0 + _mv(P0, u[0])).unsqueeze(-1)).squeeze(-1)
 
@@ -138,7 +138,7 @@ def _combine_filter(earlier, later):
     Ai, bi, Ci, etai, Ji = earlier
     Aj, bj, Cj, etaj, Jj = later
     eye = torch.eye(Ai.shape[-1], dtype=Ai.dtype, device=Ai.device)
-    lu = torch.linalg.lu_factor(eye + Ci @ Jj)
+    lu = torch.linalg.lu_factor_ex(eye + Ci @ Jj)[:2]
     T1 = torch.linalg.lu_solve(*lu, Aj.mT, adjoint=True).mT  # A_j (I + C_i J_j)^-1
     T2 = torch.linalg.lu_solve(*lu, Ai).mT  # A_i' (I + J_j C_i)^-1
     A = T1 @ Ai

@@ -123,10 +123,15 @@ def _public(x, event_dims, batch_shape):
     return x.expand(batch_shape + x.shape[-event_dims - 1 :])
 
 
+# Below this length the search for the converged gain costs more than it saves.
+STEADY_STATE_MIN_STEPS = 256
+
+
 def _run_filter(p: _Prepared, parallel: bool, steady_state: bool = True) -> FilterResult:
     args = (p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R, p.observed)
     time_invariant = all(x.shape[0] == 1 for x in (p.F, p.Q, p.H, p.R))
-    if steady_state and time_invariant and p.observed is None and p.y.shape[0] >= 16:
+    long_enough = p.y.shape[0] >= STEADY_STATE_MIN_STEPS
+    if steady_state and time_invariant and p.observed is None and long_enough:
         result = filter_steady_state(p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R)
         if result is not None:
             return result
