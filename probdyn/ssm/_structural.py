@@ -70,6 +70,8 @@ class StructuralTimeSeries(PyroModule):
         "approximate diffuse" initialisation uses 1e6). :meth:`log_likelihood` treats them
         exactly instead.
 
+    Notes
+    -----
     Several series: give ``y`` a batch shape, ``(B, T, 1)``. They share the parameters, or
     each has its own when the variances are given with shape ``(B,)`` (e.g.
     ``Level(torch.full((B,), 1.0))``); everything then carries the batch dim ``B``.
