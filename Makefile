@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/probdyn demo --out demo-output
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check probdyn tests benchmarks tutorials
+	$(VENV)/bin/ruff check .
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/mkdocs build --strict --site-dir site
