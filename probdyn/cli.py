@@ -145,7 +145,13 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    summary = demo.run(out_dir=Path(args.out), quick=args.quick)
+    try:
+        summary = demo.run(out_dir=Path(args.out), quick=args.quick)
+    except OSError as e:  # the CO2 file is neither in the data directory nor downloadable
+        print(f"probdyn demo: cannot get the Mauna Loa CO2 data: {e}", file=sys.stderr)
+        print("Set PROBDYN_DATA_DIR to a folder with the probdyn datasets (see `probdyn "
+              "datasets co2`), or run once with network access.", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -36,7 +36,7 @@ def run(out_dir, quick: bool = False, seed: int = 0, progress: bool = True) -> d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    ds = data.load("co2")
+    ds = data.load("co2", download=True)  # from PROBDYN_DATA_DIR, else the cache or the web
     values = torch.tensor(np.array(ds["co2"].values), dtype=torch.float64)
     time = ds["time"].to_index()
     train, test = values[:-HORIZON], values[-HORIZON:]

@@ -48,3 +48,15 @@ def test_plot_helpers_validate_and_draw():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="empty"):
         plot_components(t, {})
+
+
+def test_demo_command_reports_missing_data(monkeypatch, capsys):
+    import probdyn.demo
+    from probdyn.cli import main
+
+    def no_data(**kwargs):
+        raise FileNotFoundError("dataset 'co2' needs the file ...")
+
+    monkeypatch.setattr(probdyn.demo, "run", no_data)
+    assert main(["demo", "--out", "unused"]) == 1
+    assert "PROBDYN_DATA_DIR" in capsys.readouterr().err
