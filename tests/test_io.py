@@ -304,3 +304,26 @@ def test_write_netcdf_inference_data_and_tree(tmp_path):
         assert tback["posterior"].attrs["flags"] == '{"a": true}'
     with pytest.raises(ValueError, match="obj must be"):
         write_netcdf({"a": 1}, tmp_path / "x.nc")
+
+
+def test_trajectories_to_dataset_dims_coords_and_errors():
+    from probdyn.io import trajectories_to_dataset
+
+    ode = np.random.default_rng(0).normal(size=(3, 5, 2))
+    ds = trajectories_to_dataset(ode, time=np.arange(5) * 0.5, channels=["theta", "omega"],
+                                 attrs={"dt": 0.5})
+    assert ds["state"].dims == ("trajectory", "time", "channel")
+    assert list(ds["channel"].values) == ["theta", "omega"] and ds.attrs["dt"] == 0.5
+    np.testing.assert_array_equal(ds["state"].values, ode)  # data are not altered
+    field = np.zeros((2, 4, 1, 6, 8))
+    ds = trajectories_to_dataset(field, time=range(4), channels=["w"],
+                                 space={"x": np.linspace(0, 1, 8)})
+    assert ds["state"].dims == ("trajectory", "time", "channel", "y", "x")
+    assert ds["x"].values[-1] == 1.0
+    assert trajectories_to_dataset(np.zeros((1, 2, 1, 7)), [0, 1], ["c"])["state"].dims[-1] == "x"
+    with pytest.raises(ValueError, match="channels"):
+        trajectories_to_dataset(ode, time=range(5), channels=["theta"])
+    with pytest.raises(ValueError, match="states"):
+        trajectories_to_dataset(np.full((1, 2, 1), np.nan), time=range(2), channels=["a"])
+    with pytest.raises(ValueError, match="space"):
+        trajectories_to_dataset(ode, time=range(5), channels=["a", "b"], space={"x": [0]})

@@ -7,6 +7,8 @@
 - :func:`to_inference_data`: Pyro MCMC runs or dicts of draws (MCMC or SVI) -> ArviZ
   ``InferenceData`` (arviz < 1) / ``xarray.DataTree`` (arviz >= 1).
 - :func:`components_to_dataset`: structural components' mean and variance over time.
+- :func:`trajectories_to_dataset`: simulated / predicted ODE and PDE trajectories (``trajectory``,
+  ``time``, ``channel``[, ``y``, ``x``]).
 - :func:`write_netcdf`: write any of these with attributes made storable.
 """
 
@@ -15,6 +17,7 @@ from ._components import components_to_dataset
 from ._gaussian import mvn_to_dataset
 from ._netcdf import netcdf_attr, write_netcdf
 from ._samples import add_summaries, samples_to_dataset
+from ._trajectories import trajectories_to_dataset
 
 __all__ = [
     "add_summaries",
@@ -23,5 +26,6 @@ __all__ = [
     "netcdf_attr",
     "samples_to_dataset",
     "to_inference_data",
+    "trajectories_to_dataset",
     "write_netcdf",
 ]
