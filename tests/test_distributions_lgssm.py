@@ -162,3 +162,47 @@ def test_pyro_plate_svi_nuts_predictive():
     assert torch.isfinite(q).all() and 1.0 < q.mean() < 4.0  # truth 2.0
     pred = pyro.infer.Predictive(model, mcmc.get_samples())()
     assert pred["y"].shape == (60, 8, 30, 2)
+
+
+def test_degenerate_proposal_is_a_divergence_for_hmc_not_a_crash():
+    """In float32, an observation variance of 1e-9 next to diffuse states (variance 1e6) leaves
+    no precision for the innovation covariance: the error names the step for a user, and
+    Pyro's HMC/NUTS rejects such a proposal instead of stopping the chain."""
+    from pyro.infer.mcmc.util import initialize_model
+    from pyro.nn import PyroSample
+    from pyro.ops.integrator import potential_grad
+
+    from probdyn.ops import NotPositiveDefiniteError
+    from probdyn.ssm import LocalLinearTrend, Seasonal, StructuralTimeSeries
+
+    t = torch.arange(40.0)
+    y = 300 + 0.1 * t + 3 * torch.sin(2 * np.pi * t / 12) + 0.1 * torch.randn(40)
+    model = StructuralTimeSeries([LocalLinearTrend(0.1, 1e-4),
+                                  Seasonal(12, seasonal_variance=1e-3)],
+                                 observation_variance=float(np.exp(-20.0)))
+    with pytest.raises(NotPositiveDefiniteError, match="time step"):
+        model.ssm(40).log_prob(y.unsqueeze(-1))
+    model.observation_variance = PyroSample(pdist.LogNormal(-3.0, 2.0))
+    _, potential_fn, _, _ = initialize_model(model, model_args=(y,))
+    site = "observation_variance"
+    grads, energy = potential_grad(potential_fn, {site: torch.tensor(-20.0)})
+    assert torch.isnan(energy) and grads[site] == 0  # rejected, not raised
+    grads, energy = potential_grad(potential_fn, {site: torch.tensor(0.0)})
+    assert torch.isfinite(energy) and torch.isfinite(grads[site])
+    with pytest.raises(ValueError, match="mask"):  # other errors still reach the user
+        model.ssm(40).log_prob(y.unsqueeze(-1), mask=torch.ones(40, 1))
+
+
+def test_parallel_filter_falls_back_instead_of_returning_nan():
+    """A tiny observation variance overflows the information-form scan (weights 1/r ~ 1e174):
+    the result must be the sequential filter's, never NaN."""
+    y = torch.cumsum(torch.randn(20, 1, dtype=torch.float64), 0)
+    F = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
+    H = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    eye = torch.eye(2, dtype=torch.float64)
+    r = torch.full((1, 1), np.exp(-400.0), dtype=torch.float64)
+    par, seq = (LinearGaussianSSM(torch.zeros(2).double(), 1e6 * eye, F, 1e-2 * eye, H, r,
+                                  duration=20, parallel=p) for p in (True, False))
+    assert torch.isfinite(par.log_prob(y))
+    torch.testing.assert_close(par.log_prob(y), seq.log_prob(y), rtol=1e-10, atol=0)
+    torch.testing.assert_close(par.smooth(y).mean, seq.smooth(y).mean, rtol=1e-8, atol=1e-8)

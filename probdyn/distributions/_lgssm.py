@@ -157,6 +157,9 @@ class LinearGaussianSSM(TorchDistribution):
     def _check_data(self, y, mask=None):
         y = torch.as_tensor(y, dtype=self.initial_loc.dtype)
         self._validate_sample(y)
+        if mask is not None and torch.as_tensor(mask).dtype != torch.bool:
+            raise ValueError(f"mask must be a boolean tensor (True = observed), got dtype "
+                             f"{torch.as_tensor(mask).dtype}")
         observed = ~torch.isnan(y) if mask is None else (~torch.isnan(y) & mask)
         empty = ~observed.flatten(-2).any(-1)
         if empty.any():

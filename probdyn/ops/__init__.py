@@ -3,6 +3,7 @@
 Functions, not classes; batched over leading dims, differentiable, dtype/device agnostic.
 """
 
+from ._checks import NotPositiveDefiniteError
 from ._filter import FilterResult
 from ._kalman import (
     SmootherResult,
@@ -18,6 +19,7 @@ from ._sqrt import psd_sqrt
 
 __all__ = [
     "FilterResult",
+    "NotPositiveDefiniteError",
     "SmootherResult",
     "associative_scan",
     "kalman_filter",

@@ -3,6 +3,16 @@
 import torch
 
 
+class NotPositiveDefiniteError(ValueError):
+    """A covariance the filter needs (innovation, predicted or filtered state) is not positive
+    definite: the parameters are degenerate or float precision ran out.
+
+    A ``ValueError``. Samplers treat it as a numerical failure of the proposal (probdyn
+    registers it with Pyro's HMC/NUTS exception handlers, as Pyro does for singular Cholesky
+    factors), so a divergent proposal is rejected instead of stopping the chain.
+    """
+
+
 def check_finite(name: str, value: torch.Tensor) -> None:
     if not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -32,7 +42,7 @@ def cholesky(matrix: torch.Tensor, name: str, time_dim: int | None = None) -> to
     chol, info = torch.linalg.cholesky_ex(matrix)
     if (info != 0).any():
         where = _first_bad_step(info, time_dim)
-        raise ValueError(
+        raise NotPositiveDefiniteError(
             f"{name} is not positive definite{where}. Check the covariance parameters; if they "
             "are valid, the filter lost precision: use float64 or add jitter to the covariances."
         )

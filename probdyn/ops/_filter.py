@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._checks import cholesky, symmetrize
+from ._checks import NotPositiveDefiniteError, cholesky, symmetrize
 from ._observations import mask_observation_model, whiten_observations
 from ._scan import associative_scan
 
@@ -71,8 +71,8 @@ def filter_sequential(y, m0, P0, F, Q, H, R, observed) -> FilterResult:
         S = Ht @ P @ Ht.mT + Rt
         try:
             L = cholesky(S, "innovation covariance H P H' + R")
-        except ValueError as e:
-            raise ValueError(f"{e} (time step {t})") from None
+        except NotPositiveDefiniteError as e:
+            raise NotPositiveDefiniteError(f"{e} (time step {t})") from None
         e = yt - _mv(Ht, m)
         W = torch.linalg.solve_triangular(L, Ht @ P, upper=False)  # L^{-1} H P
         K = torch.linalg.solve_triangular(L.mT, W, upper=True).mT  # P H' S^{-1}
@@ -169,7 +169,7 @@ def step_log_likelihood(obs, mp, Pp):
     sign, logdet_G = torch.linalg.slogdet(G)
     if (sign <= 0).any() or not torch.isfinite(logdet_G).all():
         bad = int(((sign <= 0) | ~torch.isfinite(logdet_G)).nonzero()[0, 0])
-        raise ValueError(
+        raise NotPositiveDefiniteError(
             f"innovation covariance H P H' + R is not positive definite at time step {bad} "
             "(0-based). Use float64 or add jitter to the covariances."
         )

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._checks import check_finite
+from ._checks import NotPositiveDefiniteError, check_finite
 from ._filter import FilterResult, filter_parallel, filter_sequential
 from ._observations import resolve_mask
 from ._smoother import backward_elements, sample_backward, smooth_parallel, smooth_sequential
@@ -127,23 +127,43 @@ def _public(x, event_dims, batch_shape):
 STEADY_STATE_MIN_STEPS = 256
 
 
+def _has_nan(f: FilterResult) -> bool:
+    # NaN covariances make NaN means and log-likelihoods: these two cover every failure
+    return bool(torch.isnan(f.log_likelihood).any() or torch.isnan(f.filtered_loc).any())
+
+
 def _run_filter(p: _Prepared, parallel: bool, steady_state: bool = True) -> FilterResult:
+    """The fastest applicable filter; the Joseph-form sequential one when a faster form fails.
+
+    The information-form scan and the steady-state shortcut lose precision first (covariances
+    scaled by 1e20, or a variance of 1e-200, while NUTS explores the tails): they raise, or
+    return NaN, where the sequential filter still computes the right numbers. NaN that the
+    sequential filter produces as well is an error, never a result.
+    """
     args = (p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R, p.observed)
     time_invariant = all(x.shape[0] == 1 for x in (p.F, p.Q, p.H, p.R))
     long_enough = p.y.shape[0] >= STEADY_STATE_MIN_STEPS
     if steady_state and time_invariant and p.observed is None and long_enough:
-        result = filter_steady_state(p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R)
-        if result is not None:
-            return result
+        try:
+            result = filter_steady_state(p.y, p.m0, p.P0, p.F, p.Q, p.H, p.R)
+            if result is not None and not _has_nan(result):
+                return result
+        except ValueError:
+            pass
     if parallel:
         try:
-            return filter_parallel(*args)
+            result = filter_parallel(*args)
+            if not _has_nan(result):
+                return result
         except ValueError:
-            # The information form loses precision first (e.g. covariances scaled by 1e20 while
-            # NUTS explores); the Joseph-form filter computes the same numbers more robustly and
-            # raises its own error if the model really is not positive definite.
             pass
-    return filter_sequential(*args)
+    result = filter_sequential(*args)
+    if _has_nan(result):
+        raise NotPositiveDefiniteError(
+            "the Kalman filter lost precision (NaN covariances): the parameters are degenerate "
+            "(a variance near 0 or overflowing) or need float64"
+        )
+    return result
 
 
 def _publish_filter(f: FilterResult, batch) -> FilterResult:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from ._checks import cholesky
+from ._checks import NotPositiveDefiniteError, cholesky
 
 
 class WhitenedObservations(NamedTuple):
@@ -70,7 +70,7 @@ def whiten_observations(y, H, R, observed) -> WhitenedObservations:
         r = torch.diagonal(R, dim1=-2, dim2=-1)
         if (r <= 0).any():
             step = int((r <= 0).nonzero()[0, 0])
-            raise ValueError(
+            raise NotPositiveDefiniteError(
                 f"observation_cov is not positive definite at time step {step} (0-based): "
                 "its diagonal must be positive"
             )
