@@ -206,3 +206,30 @@ def test_parallel_filter_falls_back_instead_of_returning_nan():
     assert torch.isfinite(par.log_prob(y))
     torch.testing.assert_close(par.log_prob(y), seq.log_prob(y), rtol=1e-10, atol=0)
     torch.testing.assert_close(par.smooth(y).mean, seq.smooth(y).mean, rtol=1e-8, atol=1e-8)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("parallel", [True, False])
+def test_runs_on_the_device_of_its_parameters(device, parallel):
+    """Every method keeps tensors on the parameters' device and matches the float64 CPU run
+    (on a GPU machine this is the CUDA path; elsewhere the CPU one)."""
+    params = random_model(d=3, N=2, T=300, batch=(4,), time_varying=False)
+    cpu = LinearGaussianSSM(*params, duration=300, parallel=parallel)
+    y = cpu.sample((2,))
+    y[0, 1, 5, 0] = float("nan")
+    y[1, :, 7] = float("nan")
+    dev = LinearGaussianSSM(*(p.to(device) for p in params), duration=300, parallel=parallel)
+    yd = y.to(device)
+    ll = dev.log_prob(yd)
+    sm = dev.smooth(yd)
+    draws = dev.sample_posterior(yd, (3,))
+    fc = dev.forecast(yd, 5)
+    for x in (ll, sm.mean, draws, fc.mean, fc.sample()):
+        assert x.device.type == device and torch.isfinite(x).all()
+    torch.testing.assert_close(ll.cpu(), cpu.log_prob(y), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(sm.mean.cpu(), cpu.smooth(y).mean, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(fc.variance.cpu(), cpu.forecast(y, 5).variance, rtol=1e-8,
+                               atol=1e-10)
