@@ -79,8 +79,9 @@ class GridField(VectorField):
         """``ValueError`` unless ``x`` has shape ``(..., *state_shape)`` and is finite."""
         if not isinstance(x, torch.Tensor) or tuple(x.shape[-3:]) != self.state_shape:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{name} must have shape (..., {', '.join(map(str, self.state_shape))})"
-                             f" = (..., channel, y, x) for {type(self).__name__}, got {shape}")
+            dims = ", ".join(map(str, self.state_shape))
+            raise ValueError(f"{name} must have shape (..., {dims}) = (..., channel, y, x) for "
+                             f"{type(self).__name__}, got {shape}")
         if not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or infinite values")
 

@@ -41,6 +41,19 @@ def solver_attrs(method: str, rtol: float, atol: float, step_size: float | None)
     return {"solver": f"torchdiffeq {method}", "rtol": float(rtol), "atol": float(atol)}
 
 
+def initial_or(initial_state, field, draw: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The user's ``initial_state`` (checked: shape ``(B, *state_shape)``, finite) as float64,
+    or ``draw()``."""
+    if initial_state is None:
+        return draw()
+    if not isinstance(initial_state, torch.Tensor) or initial_state.dim() != 4:
+        shape = getattr(initial_state, "shape", type(initial_state).__name__)
+        raise ValueError(f"initial_state must be a tensor of shape (B, "
+                         f"{', '.join(map(str, field.state_shape))}), got {shape}")
+    field.check_state(initial_state, "initial_state")
+    return initial_state.detach().to(torch.float64).clone()
+
+
 def integrate(field_for: Callable[[slice], torch.nn.Module], x0: torch.Tensor,
               times: torch.Tensor, *, method: str, rtol: float, atol: float,
               step_size: float | None, batch_size: int | None, progress: bool,

@@ -7,7 +7,7 @@ import torch
 
 from .. import ops
 from ._base import GridField, check_number, grid_shape
-from ._simulate import integrate, solver_attrs, time_grid, to_dataset
+from ._simulate import initial_or, integrate, solver_attrs, time_grid, to_dataset
 
 #: LEADS Gray-Scott environments ``(F, k)`` (thesis A.3.4.1).
 GRAY_SCOTT_ENVIRONMENTS = ((0.037, 0.060), (0.030, 0.062), (0.039, 0.058))
@@ -127,7 +127,8 @@ def simulate_fitzhugh_nagumo(n_trajectories: int = 1920, *, a: float = 1e-3, b: 
                              rtol: float = 1e-8, atol: float = 1e-10,
                              step_size: float | None = None, batch_size: int | None = 256,
                              seed: int = 0, progress: bool = True,
-                             store_dtype: str = "float32"):
+                             store_dtype: str = "float32",
+                             initial_state: torch.Tensor | None = None):
     """Simulate the APHYNITY reaction-diffusion dataset (thesis C.3).
 
     Initial states ``U[0, 1]^(2 x ny x nx)`` at ``t_start = -0.5``; frames every ``dt_data``
@@ -154,6 +155,8 @@ def simulate_fitzhugh_nagumo(n_trajectories: int = 1920, *, a: float = 1e-3, b: 
         Show a tqdm bar.
     store_dtype : {"float32", "float64"}
         dtype of the stored states (the solve is float64).
+    initial_state : torch.Tensor of shape (B, 2, ny, nx), optional
+        Start (at ``t_start``) from these states instead of drawing them.
 
     Returns
     -------
@@ -169,7 +172,8 @@ def simulate_fitzhugh_nagumo(n_trajectories: int = 1920, *, a: float = 1e-3, b: 
     field = FitzHughNagumo(a, b, k, grid_size, length).double()
     times = time_grid(t_start, horizon, dt_data)
     gen = _generator(seed)
-    x0 = torch.rand((n_trajectories, *field.state_shape), generator=gen, dtype=torch.float64)
+    x0 = initial_or(initial_state, field, lambda: torch.rand(
+        (n_trajectories, *field.state_shape), generator=gen, dtype=torch.float64))
     states = integrate(lambda sl: field, x0, times, method=method, rtol=rtol, atol=atol,
                        step_size=step_size, batch_size=batch_size, progress=progress,
                        desc="FitzHugh-Nagumo")
@@ -217,7 +221,8 @@ def simulate_gray_scott(n_trajectories: int = 1, *, environments=GRAY_SCOTT_ENVI
                         square_size: int | None = None, method: str = "dopri5",
                         rtol: float = 1e-8, atol: float = 1e-10,
                         step_size: float | None = None, batch_size: int | None = None,
-                        seed: int = 0, progress: bool = True, store_dtype: str = "float32"):
+                        seed: int = 0, progress: bool = True, store_dtype: str = "float32",
+                        initial_state: torch.Tensor | None = None):
     """Simulate the LEADS Gray-Scott dataset (thesis D.2), one block per environment.
 
     The i-th initial state is the same in every environment (LEADS's protocol).
@@ -234,8 +239,9 @@ def simulate_gray_scott(n_trajectories: int = 1, *, environments=GRAY_SCOTT_ENVI
         Final time and frame spacing (spec: 400 and 40, i.e. K = 10 steps).
     n_squares, square_size
         Initial condition, see :func:`gray_scott_initial_state`.
-    method, rtol, atol, step_size, batch_size, seed, progress, store_dtype
-        As in :func:`simulate_fitzhugh_nagumo`.
+    method, rtol, atol, step_size, batch_size, seed, progress, store_dtype, initial_state
+        As in :func:`simulate_fitzhugh_nagumo` (the initial states are shared by all
+        environments).
 
     Returns
     -------
@@ -247,10 +253,10 @@ def simulate_gray_scott(n_trajectories: int = 1, *, environments=GRAY_SCOTT_ENVI
             for f, kk in environments]
     if not envs:
         raise ValueError("environments must not be empty")
-    x0 = gray_scott_initial_state(n_trajectories, grid_size, n_squares=n_squares,
-                                  square_size=square_size, seed=seed)
     times = time_grid(0.0, horizon, dt_data)
     fields = [GrayScott(f, kk, Du, Dv, grid_size, dx).double() for f, kk in envs]
+    x0 = initial_or(initial_state, fields[0], lambda: gray_scott_initial_state(
+        n_trajectories, grid_size, n_squares=n_squares, square_size=square_size, seed=seed))
     states = torch.stack([
         integrate(lambda sl, fld=fld: fld, x0, times, method=method, rtol=rtol, atol=atol,
                   step_size=step_size, batch_size=batch_size, progress=progress,

@@ -6,7 +6,7 @@ import torch
 
 from .. import ops
 from ._base import GridField, check_number
-from ._simulate import integrate, solver_attrs, time_grid, to_dataset
+from ._simulate import initial_or, integrate, solver_attrs, time_grid, to_dataset
 from .reaction_diffusion import _check_count, _generator
 
 
@@ -161,7 +161,8 @@ def simulate_damped_wave(n_trajectories: int = 250, *, c: float = 330.0, k: floa
                          initial_condition: str = "thesis", stencil: str = "fourth_order",
                          method: str = "exact", rtol: float = 1e-8, atol: float = 1e-10,
                          step_size: float | None = None, batch_size: int | None = 50,
-                         seed: int = 0, progress: bool = True, store_dtype: str = "float32"):
+                         seed: int = 0, progress: bool = True, store_dtype: str = "float32",
+                         initial_state: torch.Tensor | None = None):
     """Simulate the APHYNITY damped-wave dataset (thesis C.3): independent sequences from
     Gaussian bumps, Neumann walls, fourth-order Laplacian in the generator.
 
@@ -177,6 +178,8 @@ def simulate_damped_wave(n_trajectories: int = 250, *, c: float = 330.0, k: floa
         See :func:`wave_initial_state` (``initial_condition`` is its ``variant``).
     stencil : str
         Laplacian of the generator (spec: ``"fourth_order"``; the models use 3x3).
+    initial_state : torch.Tensor of shape (B, 2, ny, nx), optional
+        Start from these states instead of drawing them (``n_trajectories`` is then B).
     method : str
         ``"exact"`` (default): the semi-discrete system is linear and the Neumann Laplacian
         is diagonalised by the discrete cosine transform, so each mode is advanced exactly
@@ -198,8 +201,9 @@ def simulate_damped_wave(n_trajectories: int = 250, *, c: float = 330.0, k: floa
     """
     n_trajectories = _check_count("n_trajectories", n_trajectories)
     field = DampedWave(c, k, grid_size, dx, stencil).double()
-    x0 = wave_initial_state(n_trajectories, grid_size, dx, sigma_range=sigma_range,
-                            variant=initial_condition, seed=seed)
+    x0 = initial_or(initial_state, field, lambda: wave_initial_state(
+        n_trajectories, grid_size, dx, sigma_range=sigma_range, variant=initial_condition,
+        seed=seed))
     times = time_grid(0.0, horizon, dt_data)
     if method == "exact":
         states = _exact_wave(field, x0, times, progress)
@@ -213,6 +217,7 @@ def simulate_damped_wave(n_trajectories: int = 250, *, c: float = 330.0, k: floa
              "boundary": "neumann (half-sample symmetric)", "laplacian": stencil,
              "initial_condition": f"gaussian bump, {initial_condition} variant, "
                                   f"sigma ~ U{tuple(sigma_range)}",
-             "seed": seed, **solver, "time_units": "model time", "length_units": "grid spacing units of dx"}
+             "seed": seed, **solver, "time_units": "model time",
+             "length_units": "units of dx"}
     return to_dataset(states, times, field, store_dtype=store_dtype, attrs=attrs,
                       cell_centred=True)
