@@ -96,6 +96,9 @@ class NavierStokesVorticity(GridField):
         self.register_buffer("kx", kx)
         self.register_buffer("ky", ky)
         self.register_buffer("mask", ((kx.abs() < cut) & (ky.abs() < cut)).double())
+        # i k on the Nyquist mode of an even grid is not a real operator: drop that mode
+        nyq = kmax * (1 - 1e-9)
+        self.register_buffer("nyquist_free", ((kx.abs() < nyq) & (ky.abs() < nyq)).double())
         self.dealias = dealias
 
     def _spectra(self, x):
@@ -112,10 +115,10 @@ class NavierStokesVorticity(GridField):
 
     def velocity(self, x: torch.Tensor) -> torch.Tensor:
         """Velocity ``(u, v)`` of the state's vorticity, shape ``(..., 2, n, n)``
-        (components x, y; length / time)."""
+        (components x, y; length / time); exactly divergence-free (Nyquist modes dropped)."""
         self._check_shape(x)
         kx, ky, mask, k2 = self._spectra(x)
-        w_hat = torch.fft.rfft2(x[..., 0, :, :])
+        w_hat = torch.fft.rfft2(x[..., 0, :, :]) * self.nyquist_free.to(x.dtype)
         u_hat, v_hat = self._velocity_hat(w_hat, kx, ky, k2)
         n = self.grid
         return torch.stack([torch.fft.irfft2(u_hat, s=n), torch.fft.irfft2(v_hat, s=n)], -3)
