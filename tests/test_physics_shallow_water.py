@@ -78,5 +78,5 @@ def _adjustment_error(nx):
 def test_geostrophic_adjustment_matches_linear_theory():
     e32, _ = _adjustment_error(32)
     e64, _ = _adjustment_error(64)
-    assert e32 < 0.03, e32
+    assert e32 < 2e-3, e32  # measured 4.4e-4
     assert 3.0 < e32 / e64 < 5.0, (e32, e64)  # second-order C-grid

@@ -48,7 +48,7 @@ def _run(k, method, **kw):
         method=method, progress=False, store_dtype="float64", **kw)
 
 
-@pytest.mark.parametrize("method,tol", [("exact", 1e-11), ("dopri5", 1e-7)])
+@pytest.mark.parametrize("method,tol", [("exact", 1e-12), ("dopri5", 1e-8)])
 def test_energy_conserved_without_damping(method, tol):
     ds = _run(0.0, method, stencil="five_point", rtol=1e-10, atol=1e-12)
     field = physics.DampedWave(c=4.0, k=0.0, grid_size=16).double()
