@@ -54,11 +54,19 @@ def initial_or(initial_state, field, draw: Callable[[], torch.Tensor]) -> torch.
     return initial_state.detach().to(torch.float64).clone()
 
 
+def storage_dtype(store_dtype: str) -> torch.dtype:
+    if store_dtype not in ("float32", "float64"):
+        raise ValueError(f"store_dtype must be 'float32' or 'float64', got {store_dtype!r}")
+    return torch.float32 if store_dtype == "float32" else torch.float64
+
+
 def integrate(field_for: Callable[[slice], torch.nn.Module], x0: torch.Tensor,
               times: torch.Tensor, *, method: str, rtol: float, atol: float,
               step_size: float | None, batch_size: int | None, progress: bool,
-              desc: str) -> torch.Tensor:
-    """Solve ``dx/dt = field(t, x)`` for every trajectory; returns ``(B, T, *state)``.
+              desc: str, store_dtype: str = "float64") -> torch.Tensor:
+    """Solve ``dx/dt = field(t, x)`` for every trajectory; returns ``(B, T, *state)`` in
+    ``store_dtype`` (the solve itself runs in ``x0``'s dtype; frames are cast as they come, so
+    a float32 store never holds a float64 copy).
 
     ``field_for(batch_slice)`` gives the field for a slice of trajectories (fields whose
     coefficients differ per trajectory). The solve runs interval by interval between the
@@ -71,7 +79,7 @@ def integrate(field_for: Callable[[slice], torch.nn.Module], x0: torch.Tensor,
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     options = {"step_size": step_size} if method in _FIXED_STEP else None
     times = times.to(x0.dtype)
-    out = torch.empty((n, len(times), *x0.shape[1:]), dtype=x0.dtype)
+    out = torch.empty((n, len(times), *x0.shape[1:]), dtype=storage_dtype(store_dtype))
     bar = tqdm(total=n * (len(times) - 1), desc=desc, disable=not progress, unit="frame")
     with torch.no_grad(), bar:
         for start in range(0, n, batch_size):
@@ -94,9 +102,7 @@ def to_dataset(states: torch.Tensor, times: torch.Tensor, field, *, store_dtype:
                attrs: dict, env: Sequence | None = None, cell_centred: bool = False,
                env_coords: dict | None = None) -> xr.Dataset:
     """``(B, T, C, y, x)`` or, with ``env``, ``(E, B, T, C, y, x)`` states as a Dataset."""
-    if store_dtype not in ("float32", "float64"):
-        raise ValueError(f"store_dtype must be 'float32' or 'float64', got {store_dtype!r}")
-    dtype = torch.float32 if store_dtype == "float32" else torch.float64
+    dtype = storage_dtype(store_dtype)
     space = field.coordinates(cell_centred)
     common = dict(channels=field.channels, space=space, attrs=attrs)
     if env is None:

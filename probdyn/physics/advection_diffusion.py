@@ -169,7 +169,7 @@ def simulate_advection_diffusion(n_trajectories: int = 16, *, diffusivity: float
 
     states = integrate(field_for, x0, times, method=method, rtol=rtol, atol=atol,
                        step_size=step_size, batch_size=batch_size, progress=progress,
-                       desc="advection-diffusion")
+                       desc="advection-diffusion", store_dtype=store_dtype)
     attrs = {"model": "advection-diffusion of a scalar", "D": float(diffusivity),
              "dx": float(dx), "boundary": "periodic", "scheme": scheme,
              "initial_condition": f"unit-variance GRF (alpha={alpha})",

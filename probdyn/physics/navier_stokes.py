@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from ..ops import wavenumbers
+from ..ops import inverse_laplacian, wavenumbers
 from ._base import GridField, check_number, grid_shape
 from ._random import gaussian_random_field
 from ._simulate import initial_or, integrate, solver_attrs, time_grid, to_dataset
@@ -126,8 +126,6 @@ class NavierStokesVorticity(GridField):
     def stream_function(self, x: torch.Tensor) -> torch.Tensor:
         """``psi`` with ``Lap psi = -w`` (zero mean), shape ``(..., n, n)``."""
         self._check_shape(x)
-        from ..ops import inverse_laplacian
-
         return -inverse_laplacian(x[..., 0, :, :], self.dx)
 
     def forward(self, t, x):
@@ -233,7 +231,8 @@ def simulate_navier_stokes(n_trajectories: int = 8, *, environments=(0, 1, 2, 3)
         x0 = _initial_states(n_trajectories, nu, grid_size, length, warmup, alpha, tau,
                              tracer_diffusivity, seed, common)
     states = torch.stack([integrate(lambda sl, f=f: f, x0, times, desc=f"Navier-Stokes env {e}",
-                                    **common) for e, f in zip(envs, fields)])
+                                    store_dtype=store_dtype, **common)
+                          for e, f in zip(envs, fields)])
     attrs = {"model": "2-D incompressible Navier-Stokes, vorticity form",
              **fields[0].physical_parameters(), "length": float(length),
              "dx": fields[0].dx[1], "boundary": "periodic",

@@ -176,7 +176,7 @@ def simulate_fitzhugh_nagumo(n_trajectories: int = 1920, *, a: float = 1e-3, b: 
         (n_trajectories, *field.state_shape), generator=gen, dtype=torch.float64))
     states = integrate(lambda sl: field, x0, times, method=method, rtol=rtol, atol=atol,
                        step_size=step_size, batch_size=batch_size, progress=progress,
-                       desc="FitzHugh-Nagumo")
+                       desc="FitzHugh-Nagumo", store_dtype=store_dtype)
     attrs = {"model": "FitzHugh-Nagumo reaction-diffusion", **field.physical_parameters(),
              "length": float(length), "dx": field.dx[1], "dy": field.dx[0],
              "boundary": "periodic", "laplacian": field.stencil,
@@ -260,7 +260,7 @@ def simulate_gray_scott(n_trajectories: int = 1, *, environments=GRAY_SCOTT_ENVI
     states = torch.stack([
         integrate(lambda sl, fld=fld: fld, x0, times, method=method, rtol=rtol, atol=atol,
                   step_size=step_size, batch_size=batch_size, progress=progress,
-                  desc=f"Gray-Scott env {e}")
+                  desc=f"Gray-Scott env {e}", store_dtype=store_dtype)
         for e, fld in enumerate(fields)])
     attrs = {"model": "Gray-Scott reaction-diffusion", "Du": float(Du), "Dv": float(Dv),
              "dx": float(dx), "boundary": "periodic", "laplacian": fields[0].stencil,

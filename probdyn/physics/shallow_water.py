@@ -191,7 +191,7 @@ def simulate_shallow_water(n_trajectories: int = 16, *, g: float = 0.02, H: floa
     times = time_grid(0.0, check_number("days", days) * DAY, check_number("dt_data", dt_data))
     states = integrate(lambda sl: field, x0, times, method=method, rtol=rtol, atol=atol,
                        step_size=step_size, batch_size=batch_size, progress=progress,
-                       desc="shallow water")
+                       desc="shallow water", store_dtype=store_dtype)
     if (states[:, :, 2] + H <= 0).any():
         raise RuntimeError("shallow water: the layer depth H + h became non-positive; lower "
                            "tau0 or h_std, or shorten the run")

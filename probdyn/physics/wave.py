@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import ops
 from ._base import GridField, check_number
-from ._simulate import initial_or, integrate, solver_attrs, time_grid, to_dataset
+from ._simulate import (
+    initial_or,
+    integrate,
+    solver_attrs,
+    storage_dtype,
+    time_grid,
+    to_dataset,
+)
 from .reaction_diffusion import _check_count, _generator
 
 
@@ -88,13 +96,11 @@ def _dct_modes(n: int, h: float, stencil: str):
     return C, diag
 
 
-def _exact_wave(field: DampedWave, x0: torch.Tensor, times: torch.Tensor,
-                progress: bool) -> torch.Tensor:
+def _exact_wave(field: DampedWave, x0: torch.Tensor, times: torch.Tensor, progress: bool,
+                store_dtype: str) -> torch.Tensor:
     """Exact solution of the semi-discrete (linear) system on a uniform time grid: each DCT
     mode is a damped oscillator ``a'' + k a' + c^2 mu a = 0``, advanced by the 2x2 matrix
     exponential of its companion matrix."""
-    from tqdm.auto import tqdm
-
     if field.stencil == "nine_point":
         raise ValueError("method='exact' supports the separable stencils 'five_point' and "
                          "'fourth_order', not 'nine_point'")
@@ -110,7 +116,8 @@ def _exact_wave(field: DampedWave, x0: torch.Tensor, times: torch.Tensor,
         raise ValueError("method='exact' needs a uniform time grid")
     propagator = torch.linalg.matrix_exp(companion * steps[0])  # (ny, nx, 2, 2)
     modes = torch.einsum("my,...cyx,nx->...cmn", Cy, x0, Cx)
-    out = torch.empty((x0.shape[0], len(times), *x0.shape[1:]), dtype=torch.float64)
+    out = torch.empty((x0.shape[0], len(times), *x0.shape[1:]),
+                      dtype=storage_dtype(store_dtype))
     out[:, 0] = x0
     for i in tqdm(range(1, len(times)), desc="damped wave (exact)", disable=not progress):
         modes = torch.einsum("mnij,...jmn->...imn", propagator, modes)
@@ -206,12 +213,12 @@ def simulate_damped_wave(n_trajectories: int = 250, *, c: float = 330.0, k: floa
         seed=seed))
     times = time_grid(0.0, horizon, dt_data)
     if method == "exact":
-        states = _exact_wave(field, x0, times, progress)
+        states = _exact_wave(field, x0, times, progress, store_dtype)
         solver = {"solver": "exact modal (DCT + 2x2 matrix exponential)"}
     else:
         states = integrate(lambda sl: field, x0, times, method=method, rtol=rtol, atol=atol,
                            step_size=step_size, batch_size=batch_size, progress=progress,
-                           desc="damped wave")
+                           desc="damped wave", store_dtype=store_dtype)
         solver = solver_attrs(method, rtol, atol, step_size)
     attrs = {"model": "damped wave equation", **field.physical_parameters(), "dx": float(dx),
              "boundary": "neumann (half-sample symmetric)", "laplacian": stencil,
