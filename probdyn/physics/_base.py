@@ -43,6 +43,15 @@ class GridField(VectorField):
     ``self.p = exp(log_p)``, so gradient steps keep it positive. A parameter allowed to be
     exactly zero (a damping switched off) is stored as ``log_p = -inf``: its value is then
     exactly 0 and its gradient 0 (it stays off).
+
+    Attributes
+    ----------
+    grid : (int, int)
+        ``(ny, nx)``.
+    dx : (float, float)
+        Grid spacings ``(dy, dx)`` in length units (the form :mod:`probdyn.ops` takes).
+    channels : tuple of str
+        Channel names, in the order of the state's channel dim.
     """
 
     channels: tuple[str, ...] = ()

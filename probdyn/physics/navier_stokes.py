@@ -252,8 +252,9 @@ def _initial_states(n_trajectories, nu, grid_size, length, warmup, alpha, tau,
     if warmup > 0:
         warm = NavierStokesVorticity(nu, navier_stokes_forcing(0, grid_size, length),
                                      grid_size, length).double()
-        w0 = integrate(lambda sl: warm, w0, torch.tensor([0.0, warmup], dtype=torch.float64),
-                       desc="Navier-Stokes warm-up", **common)[:, -1]
+        # unit-length legs, so the progress bar moves during the long warm-up
+        legs = torch.linspace(0.0, warmup, math.ceil(warmup) + 1, dtype=torch.float64)
+        w0 = integrate(lambda sl: warm, w0, legs, desc="Navier-Stokes warm-up", **common)[:, -1]
     x0 = w0
     if tracer_diffusivity is not None:
         gen = _generator(seed + 1)
