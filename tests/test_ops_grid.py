@@ -99,6 +99,18 @@ def test_one_dimensional_operators():
     assert np.all(np.abs(_rate(errs_grad) - 2) < 0.1)
 
 
+@pytest.mark.parametrize("stencil,order", [("five_point", 2), ("fourth_order", 4)])
+def test_one_dimensional_neumann_cosine(stencil, order):
+    errs = []
+    for n in (16, 32, 64):
+        x = (torch.arange(n, dtype=torch.float64) + 0.5) * (2.0 / n)  # cell centres of [0, 2]
+        k = 3 * math.pi / 2.0
+        f = torch.cos(k * x)
+        lap = ops.laplacian(f, 2.0 / n, ndim=1, boundary="neumann", stencil=stencil)
+        errs.append((lap + k**2 * f).abs().max().item())
+    assert np.all(np.abs(_rate(errs) - order) < 0.2), errs
+
+
 @pytest.mark.parametrize("n", [16, 15])
 def test_spectral_operators_exact(n):
     f, grad, lap, dx = _periodic_case(n)
