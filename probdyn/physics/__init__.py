@@ -1,0 +1,59 @@
+"""Physical models: vector fields with named, positive physical parameters, and simulators
+that generate the reference datasets as ``xarray.Dataset`` (dims trajectory, time, channel,
+y, x; ``env`` first for the multi-environment LEADS sets).
+
+PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``state_shape``
+``(channel, y, x)``):
+
+- :class:`DampedWave` / :func:`simulate_damped_wave` (APHYNITY wave, Neumann walls),
+- :class:`FitzHughNagumo` / :func:`simulate_fitzhugh_nagumo` (APHYNITY reaction-diffusion),
+- :class:`GrayScott` / :func:`simulate_gray_scott` (LEADS environments),
+- :class:`NavierStokesVorticity` / :func:`simulate_navier_stokes` (LEADS forcings,
+  pseudo-spectral),
+- :class:`ShallowWater` / :func:`simulate_shallow_water` (wind-forced, C-grid),
+- :class:`AdvectionDiffusion` / :func:`simulate_advection_diffusion` (PKN physics).
+"""
+
+from .advection_diffusion import (
+    AdvectionDiffusion,
+    divergence_free_velocity,
+    simulate_advection_diffusion,
+)
+from .navier_stokes import (
+    NavierStokesVorticity,
+    navier_stokes_forcing,
+    navier_stokes_initial_vorticity,
+    simulate_navier_stokes,
+)
+from .reaction_diffusion import (
+    GRAY_SCOTT_ENVIRONMENTS,
+    FitzHughNagumo,
+    GrayScott,
+    gray_scott_initial_state,
+    simulate_fitzhugh_nagumo,
+    simulate_gray_scott,
+)
+from .shallow_water import ShallowWater, balanced_initial_state, simulate_shallow_water
+from .wave import DampedWave, simulate_damped_wave, wave_initial_state
+
+__all__ = [
+    "GRAY_SCOTT_ENVIRONMENTS",
+    "AdvectionDiffusion",
+    "DampedWave",
+    "FitzHughNagumo",
+    "GrayScott",
+    "NavierStokesVorticity",
+    "ShallowWater",
+    "balanced_initial_state",
+    "divergence_free_velocity",
+    "gray_scott_initial_state",
+    "navier_stokes_forcing",
+    "navier_stokes_initial_vorticity",
+    "simulate_advection_diffusion",
+    "simulate_damped_wave",
+    "simulate_fitzhugh_nagumo",
+    "simulate_gray_scott",
+    "simulate_navier_stokes",
+    "simulate_shallow_water",
+    "wave_initial_state",
+]
