@@ -1,0 +1,63 @@
+"""Common base of the physical ODE models: named, positive, optionally random parameters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from pyro.distributions import constraints
+from pyro.nn import PyroModule, PyroParam
+
+from ..dynamics import VectorField
+
+#: int32 max: the official APHYNITY / LEADS generators seed test trajectory i with MAX - i
+INT32_MAX = 2**31 - 1
+SPLITS = ("train", "test")
+
+
+class PhysicalField(VectorField, PyroModule):
+    """A :class:`~probdyn.dynamics.VectorField` that is a ``PyroModule`` with named physical
+    parameters.
+
+    Each parameter is a ``PyroParam`` constrained positive (stored unconstrained through the
+    ``exp`` bijection, never clamped), so ``fit_mle`` / SVI keep it positive. Give it a prior
+    by replacing it: ``field.alpha = PyroSample(dist.LogNormal(0., 1.))``. A parameter may be
+    a tensor of shape ``(B,)``: one value per trajectory of a batch ``x`` of shape ``(B, d)``
+    (environments).
+    """
+
+    parameter_names: tuple = ()
+
+    def _add_positive(self, name: str, value) -> None:
+        value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+        if not torch.isfinite(value).all() or (value <= 0).any():
+            raise ValueError(f"{name} must be positive and finite, got {value.tolist()}")
+        setattr(self, name, PyroParam(value.clone(), constraint=constraints.positive))
+
+    def physical_parameters(self) -> dict:
+        """Current values by name (sampled ones drawn once), as detached tensors."""
+        return {name: getattr(self, name).detach() for name in self.parameter_names}
+
+    def _check_state(self, x: torch.Tensor) -> None:
+        if x.shape[-1:] != self.state_shape:
+            raise ValueError(f"x must have shape (..., {self.state_shape[0]}), got "
+                             f"{tuple(x.shape)}")
+
+
+def split_seeds(split: str, seed: int, n: int) -> list:
+    """Per-trajectory seeds of the official generators: ``seed + i`` for ``"train"``,
+    ``INT32_MAX - (seed + i)`` for ``"test"``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    ids = [int(seed) + i for i in range(n)]
+    return ids if split == "train" else [INT32_MAX - i for i in ids]
+
+
+def check_grid(num_steps, dt) -> None:
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be positive and finite, got {dt!r}")
