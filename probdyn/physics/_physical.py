@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -28,6 +29,35 @@ class PhysicalField(VectorField, PyroModule):
     """
 
     parameter_names: tuple = ()
+    _frozen = None
+
+    @contextlib.contextmanager
+    def frozen_parameters(self):
+        """Read each parameter once and reuse the value in every evaluation inside the block.
+
+        :func:`probdyn.dynamics.solve` enters it for the duration of one solve: reading a
+        ``PyroParam``/``PyroSample`` costs far more than evaluating a small field, and a
+        sampled parameter must keep one value along a trajectory anyway. Gradients still
+        flow to the parameters (the values are not detached).
+        """
+        # Inside the PyroModule context a PyroSample is drawn once (a named sample site) and
+        # cached; outside it every read would be a fresh, untraced draw.
+        with self._pyro_context:
+            values = {name: getattr(self, name) for name in self.parameter_names}
+            values.update(self._derived(values))
+            self._frozen = values
+            try:
+                yield
+            finally:
+                self._frozen = None
+
+    def _derived(self, values: dict) -> dict:
+        """Tensors computed once per solve from the parameter values (override)."""
+        return {}
+
+    def param(self, name: str) -> torch.Tensor:
+        """The value of parameter ``name`` (the frozen one inside :meth:`frozen_parameters`)."""
+        return self._frozen[name] if self._frozen is not None else getattr(self, name)
 
     def _add_positive(self, name: str, value) -> None:
         value = torch.as_tensor(value, dtype=torch.get_default_dtype())

@@ -42,13 +42,13 @@ class DampedPendulum(PhysicalField):
 
     def natural_frequency_squared(self) -> torch.Tensor:
         """``omega0^2 = (2 pi / T0)^2`` [1/s^2]."""
-        return (2 * math.pi / self.period) ** 2
+        return (2 * math.pi / self.param("period")) ** 2
 
     def forward(self, t, x):
         self._check_state(x)
         theta, omega = x[..., 0], x[..., 1]
         domega = -self.natural_frequency_squared() * torch.sin(theta)
-        return torch.stack([omega, domega - self.damping * omega], dim=-1)
+        return torch.stack([omega, domega - self.param("damping") * omega], dim=-1)
 
 
 class Pendulum(PhysicalField):
@@ -68,7 +68,7 @@ class Pendulum(PhysicalField):
 
     def natural_frequency_squared(self) -> torch.Tensor:
         """``omega0^2 = (2 pi / T0)^2`` [1/s^2]."""
-        return (2 * math.pi / self.period) ** 2
+        return (2 * math.pi / self.param("period")) ** 2
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """Energy per unit ``m l^2``: ``omega^2 / 2 + omega0^2 (1 - cos theta)`` [1/s^2],
