@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from pyro.distributions import constraints
 from pyro.nn import PyroModule, PyroParam
+from torch.distributions import transform_to
 
 from ..dynamics import VectorField
 
@@ -43,7 +44,7 @@ class PhysicalField(VectorField, PyroModule):
         # Inside the PyroModule context a PyroSample is drawn once (a named sample site) and
         # cached; outside it every read would be a fresh, untraced draw.
         with self._pyro_context:
-            values = {name: getattr(self, name) for name in self.parameter_names}
+            values = {name: self._read(name) for name in self.parameter_names}
             values.update(self._derived(values))
             self._frozen = values
             try:
@@ -55,9 +56,18 @@ class PhysicalField(VectorField, PyroModule):
         """Tensors computed once per solve from the parameter values (override)."""
         return {}
 
+    def _read(self, name: str) -> torch.Tensor:
+        # A PyroParam is read from this module's own unconstrained tensor: inside a Pyro
+        # context PyroModule would otherwise look it up in the global param store by name,
+        # where another model's "alpha" may already live.
+        spec = self.__dict__.get("_pyro_params", {}).get(name)
+        if spec is None:  # PyroSample (a sample site in a model), or a plain tensor
+            return getattr(self, name)
+        return transform_to(spec[0])(self._parameters[f"{name}_unconstrained"])
+
     def param(self, name: str) -> torch.Tensor:
         """The value of parameter ``name`` (the frozen one inside :meth:`frozen_parameters`)."""
-        return self._frozen[name] if self._frozen is not None else getattr(self, name)
+        return self._frozen[name] if self._frozen is not None else self._read(name)
 
     def _add_positive(self, name: str, value) -> None:
         value = torch.as_tensor(value, dtype=torch.get_default_dtype())
@@ -67,12 +77,24 @@ class PhysicalField(VectorField, PyroModule):
 
     def physical_parameters(self) -> dict:
         """Current values by name (sampled ones drawn once), as detached tensors."""
-        return {name: getattr(self, name).detach() for name in self.parameter_names}
+        return {name: self._read(name).detach() for name in self.parameter_names}
 
     def _check_state(self, x: torch.Tensor) -> None:
         if x.shape[-1:] != self.state_shape:
             raise ValueError(f"x must have shape (..., {self.state_shape[0]}), got "
                              f"{tuple(x.shape)}")
+
+
+@contextlib.contextmanager
+def float64_default():
+    """Build fields in float64 (their unconstrained parameters would lose digits in float32:
+    ``exp(float32(log 6)) != 6``)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def split_seeds(split: str, seed: int, n: int) -> list:

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..dynamics import solve
 from ..io import trajectories_to_dataset
-from ._physical import PhysicalField, check_grid, split_seeds
+from ._physical import PhysicalField, check_grid, float64_default, split_seeds
 
 CHANNELS = ("u", "v")
 
@@ -59,7 +59,7 @@ class LotkaVolterra(PhysicalField):
         # dx/dt = x * (c + M x), c = (alpha, -gamma), M = [[0, -beta], [delta, 0]]: three
         # tensor ops per evaluation instead of ten, which matters inside NUTS (autograd
         # overhead per op dominates for a 2-dimensional state)
-        a, b, g, d = (values[n] for n in self.parameter_names)
+        a, b, g, d = torch.broadcast_tensors(*(values[n] for n in self.parameter_names))
         zero = torch.zeros_like(a)
         c = torch.stack([a, -g], -1)
         m = torch.stack([torch.stack([zero, -b], -1), torch.stack([d, zero], -1)], -2)
@@ -68,7 +68,7 @@ class LotkaVolterra(PhysicalField):
     def forward(self, t, x):
         self._check_state(x)
         if self._frozen is None:
-            terms = self._derived({n: getattr(self, n) for n in self.parameter_names})
+            terms = self._derived({n: self.param(n) for n in self.parameter_names})
         else:
             terms = self._frozen
         return x * (terms["_c"] + (terms["_m"] * x.unsqueeze(-2)).sum(-1))
@@ -139,7 +139,8 @@ def simulate_lotka_volterra(environments="train", trajectories_per_environment: 
     x0 = torch.tensor(np.stack([np.random.RandomState(s).uniform(1.0, 2.0, 2) for s in tqdm(
         seeds, desc="initial states", disable=not progress, leave=False)]), dtype=torch.float64)
     per_traj = torch.tensor(np.repeat(env, int(n), axis=0), dtype=torch.float64)  # (B, 4)
-    field = LotkaVolterra(*per_traj.T).double()
+    with float64_default():
+        field = LotkaVolterra(*per_traj.T)
     t = torch.arange(int(num_steps), dtype=torch.float64) * dt
     with torch.no_grad():
         states = solve(field, x0, t, method="dopri8", rtol=rtol, atol=atol, progress=progress)

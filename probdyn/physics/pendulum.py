@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from ..dynamics import solve
 from ..io import trajectories_to_dataset
-from ._physical import PhysicalField, check_grid, split_seeds
+from ._physical import PhysicalField, check_grid, float64_default, split_seeds
 
 CHANNELS = ("theta", "omega")
 
@@ -135,7 +135,8 @@ def simulate_pendulum(num_trajectories: int = 25, num_steps: int = 40, dt: float
     x0 = torch.tensor(np.stack([pendulum_initial_state(s) for s in tqdm(
         seeds, desc="initial states", disable=not progress, leave=False)]), dtype=torch.float64)
     t = torch.arange(int(num_steps), dtype=torch.float64) * dt
-    field = DampedPendulum(period, damping).double()
+    with float64_default():
+        field = DampedPendulum(period, damping)
     with torch.no_grad():
         states = solve(field, x0, t, method="dopri8", rtol=rtol, atol=atol, progress=progress)
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
