@@ -69,6 +69,8 @@ class ODETrajectory(TorchDistribution):
     method, rtol, atol, step_size, adjoint
         Passed to :func:`probdyn.dynamics.solve`.
 
+    Notes
+    -----
     Shapes: ``batch_shape`` is the broadcast of ``initial_state.shape[:-1]`` and the batch of
     ``scale``/``df``; ``event_shape = (T, M)``.
 

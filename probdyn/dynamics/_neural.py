@@ -50,6 +50,8 @@ class MLPField(VectorField):
     time_dependent : bool
         Feed ``t`` as an extra input (non-autonomous field).
 
+    Notes
+    -----
     Shapes: ``forward(t, x)`` with ``x`` of shape ``(..., d)`` returns ``(..., d)``.
     """
 
@@ -199,7 +201,11 @@ class FNOField(VectorField):
         Number of Fourier layers.
     hidden : int
         Width of the projection.
+    activation : str or nn.Module
+        Nonlinearity of the Fourier layers and the projection (default ``"gelu"``).
 
+    Notes
+    -----
     Shapes: ``x`` of shape ``(..., channels, y, x)`` returns the same shape.
     """
 

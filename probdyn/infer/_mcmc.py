@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyro
 from pyro.infer import MCMC, NUTS
-from pyro.infer.autoguide import init_to_median
+from pyro.infer.autoguide import init_to_uniform
 from pyro.infer.mcmc.api import _UnarySampler
 
 
@@ -21,9 +21,10 @@ def run_nuts(model, *args, num_samples: int = 1000, warmup: int = 1000, num_chai
     num_samples, warmup : int
         Draws kept and warm-up (adaptation) iterations, per chain.
     num_chains : int
-        Independent chains, each initialised by ``init_strategy`` (default: a draw near the
-        prior median, ``init_to_median(num_samples=15)``, so chains start apart). Drawn
-        sequentially unless ``parallel`` (Pyro's multiprocessing, when enough CPUs).
+        Independent chains, each initialised by ``init_strategy`` (default
+        ``init_to_uniform``: uniform on (-2, 2) in the unconstrained space, as Stan does, so
+        chains start apart). Drawn sequentially unless ``parallel`` (Pyro's
+        multiprocessing, when enough CPUs).
     seed : int, optional
         ``pyro.set_rng_seed(seed)`` first.
     progress : bool
@@ -46,7 +47,7 @@ def run_nuts(model, *args, num_samples: int = 1000, warmup: int = 1000, num_chai
     if seed is not None:
         pyro.set_rng_seed(seed)
     kernel = NUTS(model, target_accept_prob=target_accept, max_tree_depth=max_tree_depth,
-                  init_strategy=init_strategy or init_to_median(num_samples=15))
+                  init_strategy=init_strategy or init_to_uniform)
     mcmc = MCMC(kernel, num_samples=int(num_samples), warmup_steps=int(warmup),
                 num_chains=int(num_chains), disable_progbar=not progress)
     if not parallel and not isinstance(mcmc.sampler, _UnarySampler):

@@ -64,7 +64,7 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
             num_particles: int = 1, seed: int | None = 0, progress: bool = True,
             validation_args: tuple | None = None, validation_kwargs: dict | None = None,
             validate_every: int = 50, patience: int = 5, init_loc_fn=None,
-            clip_norm: float | None = 10.0, **kwargs) -> SVIResult:
+            lr_decay: float = 0.1, clip_norm: float | None = 10.0, **kwargs) -> SVIResult:
     """Fit an autoguide to ``model(*args, **kwargs)`` by SVI (Adam on the ELBO).
 
     Parameters
@@ -92,8 +92,12 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
         for ``patience`` checks in a row the fit stops and the guide and model parameters
         are restored to the best check. Only meaningful for global latent variables (local
         ones of held-out data are not fitted).
+    lr_decay : float
+        The learning rate decays geometrically to ``lr * lr_decay`` at the last step
+        (default 0.1): the final iterate then fluctuates much less around the optimum of the
+        noisy ELBO. 1 keeps it constant.
     clip_norm : float, optional
-        Gradient clipping (``pyro.optim.ClippedAdam``); None for plain Adam.
+        Gradient norm clipping; None for none (``pyro.optim.ClippedAdam`` either way).
 
     Returns
     -------
@@ -114,8 +118,10 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
         guide = GUIDES[guide](model, init_loc_fn=init_loc_fn or init_to_median(num_samples=51))
     elif not callable(guide):
         raise ValueError(f"guide must be a name or a callable guide, got {type(guide).__name__}")
-    optim = (pyro.optim.ClippedAdam({"lr": lr, "clip_norm": clip_norm}) if clip_norm
-             else pyro.optim.Adam({"lr": lr}))
+    if not 0 < lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
+    optim = pyro.optim.ClippedAdam({"lr": lr, "lrd": lr_decay ** (1.0 / int(steps)),
+                                    "clip_norm": math.inf if clip_norm is None else clip_norm})
     elbo = Trace_ELBO(num_particles=num_particles)
     svi = SVI(model, guide, optim, elbo)
     losses, val_losses = [], []

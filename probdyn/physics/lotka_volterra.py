@@ -43,6 +43,8 @@ class LotkaVolterra(PhysicalField):
     delta : float or tensor
         Predator growth per prey [1/(time * prey unit)].
 
+    Notes
+    -----
     All positive; a tensor of shape ``(B,)`` gives one environment per trajectory of a
     ``(B, 2)`` state. :meth:`invariant` is conserved along solutions.
     """

@@ -29,6 +29,8 @@ class DampedPendulum(PhysicalField):
     damping : float or tensor
         ``alpha``, damping rate [1/s] (default 0.2). Positive.
 
+    Notes
+    -----
     Angles are in radians, time in seconds.
     """
 
