@@ -74,6 +74,14 @@ class ODETrajectory(TorchDistribution):
     Shapes: ``batch_shape`` is the broadcast of ``initial_state.shape[:-1]`` and the batch of
     ``scale``/``df``; ``event_shape = (T, M)``.
 
+    Parameters with priors: ``PyroSample`` parameters of the field are drawn when the
+    distribution is built, under the plates active at that moment. Under a
+    ``pyro.plate("trajectories", B)`` they would be drawn once per trajectory; for shared
+    parameters, draw them first with the field's ``frozen_parameters()`` (physical fields)::
+
+        with field.frozen_parameters(), pyro.plate("trajectories", B, subsample_size=b) as i:
+            pyro.sample("y", ODETrajectory(field, x0[i], times, sigma), obs=y[i])
+
     Missing data: ``NaN`` entries of ``y`` are left out of :meth:`log_prob` (marginalising an
     independent entry is dropping its factor). A solution that is not finite (blown-up
     dynamics at extreme parameters), or not positive under LogNormal, gives
