@@ -79,7 +79,9 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
     guide : {"normal", "mvn", "lowrank", "delta"} or AutoGuide
         ``AutoNormal`` (mean field), ``AutoMultivariateNormal``,
         ``AutoLowRankMultivariateNormal`` or ``AutoDelta`` (MAP), initialised at the prior
-        medians unless ``init_loc_fn`` is given; or a guide object.
+        medians unless ``init_loc_fn`` is given; or a guide object. A guide built from a name
+        starts fresh: earlier values of its class's parameters are removed from Pyro's global
+        param store (so an older guide of that class is stale afterwards).
     steps, lr, num_particles
         Adam steps, learning rate and ELBO particles per step.
     seed : int, optional
@@ -116,6 +118,12 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
             raise ValueError(f"guide must be one of {sorted(GUIDES)} or an AutoGuide, got "
                              f"{guide!r}")
         guide = GUIDES[guide](model, init_loc_fn=init_loc_fn or init_to_median(num_samples=51))
+        # A new guide starts fresh: Pyro's global param store would otherwise hand it the
+        # values an earlier guide of the same class left under the same names.
+        prefix = f"{guide._pyro_name}."
+        store = pyro.get_param_store()
+        for name in [n for n in store.keys() if n.startswith(prefix)]:
+            del store[name]
     elif not callable(guide):
         raise ValueError(f"guide must be a name or a callable guide, got {type(guide).__name__}")
     if not 0 < lr_decay <= 1:
