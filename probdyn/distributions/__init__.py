@@ -2,5 +2,7 @@
 
 from . import _numerics  # noqa: F401  (registers the HMC exception handler)
 from ._lgssm import LinearGaussianSSM
+from ._ode import OBSERVATION_MODELS, ODETrajectory
+from ._truncated import LowerTruncatedNormal
 
-__all__ = ["LinearGaussianSSM"]
+__all__ = ["OBSERVATION_MODELS", "LinearGaussianSSM", "LowerTruncatedNormal", "ODETrajectory"]

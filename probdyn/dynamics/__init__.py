@@ -1,5 +1,29 @@
-"""ODE dynamics: vector fields (neural, physical, hybrid) and their solution."""
+"""ODE dynamics: vector fields (neural, physical, hybrid) and their solution.
+
+- :class:`VectorField` (base, ``forward(t, x)``; ``f + g`` is a :class:`SumField`).
+- Neural fields: :class:`MLPField` (R^d), :class:`ConvField` and :class:`FNOField` (2-D
+  grids; the FNO's pieces :class:`SpectralConv2d`, :class:`FourierLayer`),
+  :class:`HamiltonianField` (learned Hamiltonian, symplectic by construction).
+- :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
+  ``(..., time, *state)`` and per-trajectory time grids.
+"""
 
 from ._base import SumField, VectorField
+from ._hamiltonian import HamiltonianField
+from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
+from ._solve import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, solve
 
-__all__ = ["SumField", "VectorField"]
+__all__ = [
+    "ADAPTIVE_METHODS",
+    "FIXED_STEP_METHODS",
+    "METHODS",
+    "ConvField",
+    "FNOField",
+    "FourierLayer",
+    "HamiltonianField",
+    "MLPField",
+    "SpectralConv2d",
+    "SumField",
+    "VectorField",
+    "solve",
+]

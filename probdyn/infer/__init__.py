@@ -1,18 +1,34 @@
-"""Fitting: point estimates (maximum likelihood, MAP) of probdyn models.
+"""Fitting: point estimates, variational and MCMC posteriors, trajectory training.
 
-:func:`fit_mle` and :func:`fit_map` share one optimisation loop, :func:`minimize`
-(L-BFGS with a strong-Wolfe line search by default, float64, tqdm progress).
+- :func:`fit_mle` and :func:`fit_map` share one optimisation loop, :func:`minimize` (L-BFGS
+  with a strong-Wolfe line search by default, float64, tqdm progress).
+- :func:`fit_svi`: SVI with an autoguide (``"normal"``, ``"mvn"``, ``"lowrank"``,
+  ``"delta"`` for MAP), mini-batching through the model's plates, early stopping.
+- :func:`run_nuts`: NUTS (sequential chains), a ``pyro.infer.MCMC`` for
+  :func:`probdyn.io.to_inference_data`.
+- :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
+  trajectories, Adam on mini-batches, validation early stopping.
 """
 
 from ._fit import FitResult, fit_map, fit_mle, model_log_likelihood, parameter_values
+from ._mcmc import run_nuts
 from ._optim import OptimizationTrace, minimize
+from ._svi import GUIDES, SVIResult, fit_svi
+from ._train import TrainResult, train_vector_field, trajectory_mse
 
 __all__ = [
+    "GUIDES",
     "FitResult",
     "OptimizationTrace",
+    "SVIResult",
+    "TrainResult",
     "fit_map",
     "fit_mle",
+    "fit_svi",
     "minimize",
     "model_log_likelihood",
     "parameter_values",
+    "run_nuts",
+    "train_vector_field",
+    "trajectory_mse",
 ]

@@ -1,6 +1,15 @@
 """Physical models: vector fields with named, positive physical parameters, and simulators
-that generate the reference datasets as ``xarray.Dataset`` (dims trajectory, time, channel,
-y, x; ``env`` first for the multi-environment LEADS sets).
+that generate the reference datasets as ``xarray.Dataset`` (dims trajectory, time, channel
+[, y, x]; ``env`` first for the multi-environment LEADS sets).
+
+ODE models (:class:`PhysicalField`: a ``PyroModule`` with positive ``PyroParam`` parameters,
+priors by ``PyroSample``):
+
+- Pendulum: :class:`DampedPendulum`, :class:`Pendulum` (frictionless),
+  :func:`simulate_pendulum` (APHYNITY data). A learned Hamiltonian form is
+  :class:`probdyn.dynamics.HamiltonianField`.
+- Lotka-Volterra: :class:`LotkaVolterra`, :func:`simulate_lotka_volterra` (LEADS
+  environments :data:`LV_TRAIN_ENVIRONMENTS`, :data:`LV_NOVEL_ENVIRONMENTS`).
 
 PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``state_shape``
 ``(channel, y, x)``):
@@ -14,10 +23,17 @@ PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``sta
 - :class:`AdvectionDiffusion` / :func:`simulate_advection_diffusion` (PKN physics).
 """
 
+from ._physical import PhysicalField
 from .advection_diffusion import (
     AdvectionDiffusion,
     divergence_free_velocity,
     simulate_advection_diffusion,
+)
+from .lotka_volterra import (
+    LV_NOVEL_ENVIRONMENTS,
+    LV_TRAIN_ENVIRONMENTS,
+    LotkaVolterra,
+    simulate_lotka_volterra,
 )
 from .navier_stokes import (
     NavierStokesVorticity,
@@ -25,6 +41,7 @@ from .navier_stokes import (
     navier_stokes_initial_vorticity,
     simulate_navier_stokes,
 )
+from .pendulum import DampedPendulum, Pendulum, pendulum_initial_state, simulate_pendulum
 from .reaction_diffusion import (
     GRAY_SCOTT_ENVIRONMENTS,
     FitzHughNagumo,
@@ -38,22 +55,31 @@ from .wave import DampedWave, simulate_damped_wave, wave_initial_state
 
 __all__ = [
     "GRAY_SCOTT_ENVIRONMENTS",
+    "LV_NOVEL_ENVIRONMENTS",
+    "LV_TRAIN_ENVIRONMENTS",
     "AdvectionDiffusion",
+    "DampedPendulum",
     "DampedWave",
     "FitzHughNagumo",
     "GrayScott",
+    "LotkaVolterra",
     "NavierStokesVorticity",
+    "Pendulum",
+    "PhysicalField",
     "ShallowWater",
     "balanced_initial_state",
     "divergence_free_velocity",
     "gray_scott_initial_state",
     "navier_stokes_forcing",
     "navier_stokes_initial_vorticity",
+    "pendulum_initial_state",
     "simulate_advection_diffusion",
     "simulate_damped_wave",
     "simulate_fitzhugh_nagumo",
     "simulate_gray_scott",
+    "simulate_lotka_volterra",
     "simulate_navier_stokes",
+    "simulate_pendulum",
     "simulate_shallow_water",
     "wave_initial_state",
 ]
