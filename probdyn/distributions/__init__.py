@@ -1,5 +1,6 @@
 """Pyro distributions: the composable units of probdyn models."""
 
 from ._lgssm import LinearGaussianSSM
+from ._nkf import Imputation, NormalizingKalmanFilter
 
-__all__ = ["LinearGaussianSSM"]
+__all__ = ["Imputation", "LinearGaussianSSM", "NormalizingKalmanFilter"]
