@@ -222,10 +222,14 @@ class NormalizingKalmanFilter(TorchDistribution):
         eye = torch.eye(N, dtype=z.dtype, device=z.device)
         M = torch.linalg.inv(R * both + torch.diag_embed(1.0 - o)) * both
         W = R @ M
-        C = (eye - W) @ H
+        # rows of observed entries are exactly zero in C and in the conditional covariance
+        # (set explicitly: rounding would leave tiny negative eigenvalues)
+        m = 1.0 - o
+        C = ((eye - W) @ H) * m.unsqueeze(-1)
         z0 = torch.where(observed, z, 0.0)
         shift = _mv(W, z0)
-        cond_cov = 0.5 * ((R - W @ R) + (R - W @ R).mT)
+        cond_cov = (R - W @ R) * (m.unsqueeze(-1) * m.unsqueeze(-2))
+        cond_cov = 0.5 * (cond_cov + cond_cov.mT)
         # Gaussian marginals of z_t given all data
         smoothed = ssm.smooth(z)
         loc_z = _mv(C, smoothed.loc) + shift
