@@ -57,10 +57,13 @@ class NormalizingKalmanFilter(TorchDistribution):
         Invertible map of R^N (the same at every time step), z -> y. Its floating-point
         parameters must have the dtype of the ssm.
 
-    ``batch_shape`` and ``event_shape == (T, N)`` are those of ``ssm``. Missing data are NaN:
-    whole time steps for any flow; single entries only for an element-wise flow
-    (``flow.elementwise``), for which they are marginalised exactly. A mixing flow cannot
-    marginalise part of ``y_t`` in closed form, so such data raise ``ValueError``.
+    Notes
+    -----
+    ``batch_shape`` and ``event_shape == (T, N)`` are those of ``ssm``. Missing data are NaN,
+    as whole time steps for any flow, or as single entries for an element-wise flow
+    (``flow.elementwise``), which are then marginalised exactly. A mixing flow cannot
+    marginalise part of ``y_t`` in closed form, so such data raise ``ValueError``. A series
+    with no observed entry at all raises ``ValueError``, as in ``LinearGaussianSSM``.
     """
 
     arg_constraints = {}
