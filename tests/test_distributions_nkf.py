@@ -392,3 +392,60 @@ def test_bad_input_errors():
         nkf.log_prob(torch.full_like(y, float("inf")))
     with pytest.raises(ValueError, match="num_samples"):
         nkf.impute(y, num_samples=0)
+
+
+# ------------------------------------------------ batches, dtypes, network parameters
+def test_batched_inference_equals_per_series_runs():
+    T = 7
+    params = _params(T, batch=(2,), n=3)
+    flow = _elementwise(3)
+    nkf = NormalizingKalmanFilter(LinearGaussianSSM(*params), flow)
+    y = nkf.sample((3,)).detach()
+    y[0, 1, 2, 1] = float("nan")
+    y[:, :, 4] = float("nan")
+    lp = nkf.log_prob(y)
+    imp = nkf.impute(y, num_samples=5, seed=0)
+    assert imp.samples.shape == (5, 3, 2, T, 3) and imp.cov_z.shape == (3, 2, T, 3, 3)
+    for i in range(3):
+        for b in range(2):
+            one = NormalizingKalmanFilter(LinearGaussianSSM(*(p[b] for p in params)), flow)
+            torch.testing.assert_close(lp[i, b], one.log_prob(y[i, b]))
+            ref = one.impute(y[i, b], num_samples=2)
+            torch.testing.assert_close(imp.loc_z[i, b], ref.loc_z)
+            torch.testing.assert_close(imp.cov_z[i, b], ref.cov_z)
+            torch.testing.assert_close(imp.median[i, b], ref.median)
+
+
+def test_float32_matches_float64():
+    T = 12
+    p64 = _params(T, time_varying=False)
+    f64 = _realnvp()
+    y = NormalizingKalmanFilter(LinearGaussianSSM(*p64, duration=T), f64).sample((3,)).detach()
+    f32 = _realnvp().float()
+    f32.load_state_dict({k: v.float() for k, v in f64.state_dict().items()})
+    nkf32 = NormalizingKalmanFilter(LinearGaussianSSM(*(x.float() for x in p64), duration=T),
+                                    f32)
+    lp32 = nkf32.log_prob(y.float())
+    assert lp32.dtype == torch.float32
+    lp64 = NormalizingKalmanFilter(LinearGaussianSSM(*p64, duration=T), f64).log_prob(y)
+    torch.testing.assert_close(lp32.double(), lp64, rtol=1e-4, atol=1e-3)
+
+
+def test_network_produced_time_varying_parameters_get_gradients():
+    """A batch of series whose noise levels come from a network over covariates (the
+    local-global use): log_prob is differentiable in the network and the flow."""
+    B, T, k = 4, 10, 3
+    m0, P0, F, Q, H, _ = _params(T, time_varying=False)
+    covariates = torch.randn(B, T, k, dtype=torch.float64)
+    net = torch.nn.Linear(k, N).double()
+    flow = _realnvp()
+    R = torch.diag_embed(torch.nn.functional.softplus(net(covariates)) + 0.01)  # (B, T, N, N)
+    nkf = NormalizingKalmanFilter(LinearGaussianSSM(m0, P0, F, Q, H, R), flow)
+    assert nkf.batch_shape == (B,) and nkf.event_shape == (T, N)
+    y = nkf.sample().detach()
+    y[1, 3] = float("nan")
+    loss = -nkf.log_prob(y).sum()
+    loss.backward()
+    for p in list(net.parameters()) + list(flow.parameters()):
+        assert p.grad is not None and torch.isfinite(p.grad).all()
+    assert net.weight.grad.abs().max() > 0
