@@ -3,9 +3,11 @@ affine flows), the brute-force joint Gaussian of the stacked z_{1:T} plus autogr
 (mixing RealNVP, element-wise flows with missing entries), brute-force Gaussian conditioning
 (filter, smoother, forecast, imputation), and the Pyro protocol (plate, SVI, Predictive)."""
 
+import nflows.transforms as nft
 import numpy as np
 import pyro
 import pyro.distributions as pdist
+import pyro.distributions.transforms as ptr
 import pytest
 import torch
 from _models import brute_force, joint_gaussian, random_model
@@ -137,12 +139,26 @@ def test_elementwise_affine_is_a_rescaled_linear_gaussian_model():
 
 
 # ------------------------------------------------------------ brute-force likelihood
+MIXING_FLOWS = {
+    "realnvp": _realnvp,
+    "realnvp_after_sinh_arcsinh": lambda: ComposeFlow(_randomise(SinhArcsinh(N)).double(),
+                                                      _realnvp()),
+    # raw third-party transforms, wrapped by the distribution itself (as_flow)
+    "nflows_maf": lambda: _randomise(
+        nft.MaskedAffineAutoregressiveTransform(N, hidden_features=6), 0.3).double(),
+    "pyro_affine_coupling": lambda: _randomise(ptr.affine_coupling(N, hidden_dims=[6])).double(),
+}
+
+
 @pytest.mark.parametrize("missing", [False, True])
-def test_log_prob_equals_brute_force_with_realnvp(missing):
+@pytest.mark.parametrize("flow_name", sorted(MIXING_FLOWS))
+def test_log_prob_equals_brute_force_with_mixing_flows(flow_name, missing):
     T = 5
     m0, P0, F, Q, H, R = _params(T)
-    flow = _realnvp()
-    nkf = NormalizingKalmanFilter(LinearGaussianSSM(m0, P0, F, Q, H, R), flow)
+    nkf = NormalizingKalmanFilter(LinearGaussianSSM(m0, P0, F, Q, H, R),
+                                  MIXING_FLOWS[flow_name]())
+    flow = nkf.flow
+    assert not flow.elementwise
     y = nkf.sample()
     rows = torch.ones(T, dtype=torch.bool)
     if missing:
