@@ -154,7 +154,11 @@ class NormalizingKalmanFilter(TorchDistribution):
         return self.ssm.log_prob(z) + ld.sum(-1)
 
     def rsample(self, sample_shape=()):
-        return self.flow(self.ssm.rsample(sample_shape))
+        y = self.flow(self.ssm.rsample(sample_shape))
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("the flow maps some sampled z to a non-finite y (overflow): check "
+                             "the flow's parameters or use float64")
+        return y
 
     def sample_states(self, sample_shape=()):
         """Joint draws ``(x (*S, ..., T, d), z (*S, ..., T, N), y (*S, ..., T, N))``."""
