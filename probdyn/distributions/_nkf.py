@@ -185,7 +185,9 @@ class NormalizingKalmanFilter(TorchDistribution):
         Its ``log_prob`` is the exact joint density of a candidate future (chain rule through
         the filter on ``f^{-1}``), its ``sample`` draws whole paths at once (vectorised over
         samples). Time-varying ssm parameters for the horizon are passed as keywords, as in
-        :meth:`LinearGaussianSSM.forecast`.
+        :meth:`LinearGaussianSSM.forecast`. ``result.ssm.mean`` and
+        ``result.ssm.covariance_matrix`` are the k-step-ahead marginal moments of the
+        pseudo-observations z (predict-only propagation from the last filtered state).
         """
         if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon}")
