@@ -248,9 +248,9 @@ def test_forecast_joint_density_and_sample_moments():
     expected = multivariate_normal(m, c).logpdf(z[~known]) + _step_log_dets(flow, future).sum()
     assert abs(fc.log_prob(future).item() - expected.item()) < 1e-8
     # k-step marginal moments of z (predict-only propagation) against the conditional blocks
-    np.testing.assert_allclose(fc.ssm.mean.reshape(-1).numpy(), m, atol=1e-9)
+    np.testing.assert_allclose(fc.ssm.mean.detach().reshape(-1).numpy(), m, atol=1e-9)
     for k in range(h):
-        np.testing.assert_allclose(fc.ssm.covariance_matrix[k].numpy(),
+        np.testing.assert_allclose(fc.ssm.covariance_matrix[k].detach().numpy(),
                                    c[k * N:(k + 1) * N, k * N:(k + 1) * N], atol=1e-9)
     # samples, mapped back to z: moments converge to the closed form, across horizons too
     S = 40000
