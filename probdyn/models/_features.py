@@ -28,7 +28,7 @@ def season_index(time: pd.DatetimeIndex, freq: str) -> np.ndarray:
     """Active season of each step for each seasonal component: int array (T, C)."""
     cols = []
     for name, _ in SEASONS[check_freq(freq)]:
-        cols.append(time.hour if name == "hour_of_day" else time.dayofweek)
+        cols.append(time.hour if name == "hour_of_day" else time.day_of_week)
     return np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=-1)
 
 
@@ -48,8 +48,8 @@ def time_features(time: pd.DatetimeIndex, freq: str, steps: np.ndarray) -> np.nd
     cols = []
     if freq == "H":
         cols.append(time.hour / 23.0 - 0.5)
-    cols += [time.dayofweek / 6.0 - 0.5, (time.day - 1) / 30.0 - 0.5,
-             (time.dayofyear - 1) / 365.0 - 0.5,
+    cols += [time.day_of_week / 6.0 - 0.5, (time.day - 1) / 30.0 - 0.5,
+             (time.day_of_year - 1) / 365.0 - 0.5,
              np.log10(2.0 + np.asarray(steps, dtype=np.float64)) / 5.0]
     return np.stack([np.asarray(c, dtype=np.float64) for c in cols], axis=-1)
 

@@ -144,7 +144,7 @@ def fit_local_global(model, y, time=None, covariates=None, *, prediction_length=
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         record = {"epoch": epoch, "train_nll": float(np.mean(losses))}
         if val is not None:
             model.eval()

@@ -378,8 +378,8 @@ class LocalGlobalNKF(nn.Module):
         Returns
         -------
         xarray.Dataset
-            Variable ``y`` with dims (sample, time, series), dates as the time coordinate,
-            attrs seed, model, flow.
+            Variable ``y`` with dims (sample, time, series) in the units of the data, dates
+            as the time coordinate; attrs seed, model, flow, context_length.
         """
         if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -412,8 +412,10 @@ class LocalGlobalNKF(nn.Module):
                 self.train(was_training)
         attrs = {"seed": int(seed), "model": "LocalGlobalNKF", "flow": self.flow_kind,
                  "context_length": L}
-        return samples_to_dataset(samples, time=future_time, series=self.series_names,
-                                  attrs=attrs)
+        ds = samples_to_dataset(samples, time=future_time, series=self.series_names,
+                                attrs={"long_name": "forecast sample paths"})
+        ds.attrs.update(attrs)
+        return ds
 
     def _sample_future(self, context, features, seasons, horizon, num_samples, seed):
         L = context.shape[0]
