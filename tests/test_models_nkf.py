@@ -130,6 +130,34 @@ def test_log_prob_equals_hand_built_nkf(rates, flow):
         assert float(got[0]) == pytest.approx(float(expected), rel=1e-10)
 
 
+def test_gradient_matches_finite_differences(rates):
+    """d log p / d theta through the LSTM, the heads, the embedding and the flow (float64)."""
+    model = _perturb(LocalGlobalNKF(8, flow="realnvp", context_length=6, **SMALL).double(),
+                     scale=0.2).eval()
+    window = rates.isel(time=slice(500, 510))
+    model.zero_grad()
+    model.log_prob(window).backward()
+    named = dict(model.named_parameters())
+    checked = 0
+    for name in ("lstm.weight_ih_l0", "lstm.weight_hh_l1", "step_head.bias", "embedding.weight",
+                 "initial_head.weight", "flow.transform._transforms.4.transform_net.mlp."
+                 "_output_layer.weight"):
+        p = named[name]
+        flat = p.data.view(-1)
+        for j in (0, flat.numel() // 2):
+            old = float(flat[j])
+            with torch.no_grad():
+                flat[j] = old + 1e-6
+                up = float(model.log_prob(window))
+                flat[j] = old - 1e-6
+                down = float(model.log_prob(window))
+                flat[j] = old
+            fd = (up - down) / 2e-6
+            assert float(p.grad.view(-1)[j]) == pytest.approx(fd, rel=1e-4, abs=1e-5), name
+            checked += 1
+    assert checked == 12
+
+
 def test_partially_missing_step_with_mixing_flow_raises(rates):
     model = LocalGlobalNKF(8, flow="realnvp", context_length=5, **SMALL)
     y = rates.isel(time=slice(0, 12)).copy()
