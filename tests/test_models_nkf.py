@@ -350,12 +350,17 @@ def test_nkf_exchange_reproduction_smoke(rates):
     rows, datasets, timings = evaluate(TINY, seed=0, num_samples=4, methods=["NKF"])
     assert {r["metric"] for r in rows} == {"CRPS-Sum-N (GluonTS form)", "CRPS-Sum-N (exact)",
                                            "CRPS-Sum (GluonTS, unnormalised)"}
-    gluonts = next(r for r in rows if r["metric"] == "CRPS-Sum-N (GluonTS form)")
+    gluonts = next(r for r in rows if r["metric"] == "CRPS-Sum-N (GluonTS form)"
+                   and r["method"] == "NKF")
     assert gluonts["published"] == PUBLISHED["NKF"][0] == 0.005
     # an untrained-ish model is still a sensible random-walk-like forecaster, not a blow-up
     assert 0 < gluonts["measured"] < 0.1
     assert datasets["backtest_realnvp"]["samples"].shape == (5, 4, 30, 8)
     assert timings["NKF"]["train_seconds"] > 0
+    walk = [r for r in rows if r["method"].startswith("random walk")]
+    assert len(walk) == 3 and all(r["published"] is None for r in walk)
+    # GluonTS-form scores are relative errors of the summed forecast: a few tenths of a %
+    assert 1e-3 < walk[0]["measured"] < 2e-2
 
 
 @pytest.mark.slow
