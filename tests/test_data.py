@@ -296,3 +296,94 @@ def test_loader_shape_is_checked(tmp_path, scratch_registry):
     _register_fake("fake_shape", sha, shape=(4,), obtain="here")
     with pytest.raises(RuntimeError, match="registry says"):
         pdata.load("fake_shape", data_dir=tmp_path)
+
+
+# ------------------------------------------------------- GluonTS benchmark split (NKF issue)
+
+
+def test_exchange_rate_nips_split_against_the_raw_archive_and_lstnet():
+    import json
+    import tarfile
+
+    ds = _load("exchange_rate_nips")
+    assert list(ds.series.values) == list(pdata.EXCHANGE_RATE_SERIES)
+    assert (ds.attrs["train_length"], ds.attrs["prediction_length"],
+            ds.attrs["num_test_windows"]) == (6071, 30, 5)
+    # independent reader (data/README.md §1.2): train = first 6071 steps, test window k = the
+    # first 6071 + 30 k steps, and window k forecasts exactly its last 30 steps
+    with tarfile.open(_need("gluonts_nips/exchange_rate_nips.tar.gz")) as tf:
+        train = [json.loads(x) for x in tf.extractfile("exchange_rate_nips/train/train.json")]
+        test = [json.loads(x) for x in tf.extractfile("exchange_rate_nips/test/test.json")]
+    np.testing.assert_array_equal(ds.rate.values[:6071], np.array([d["target"] for d in train]).T)
+    for k in range(1, 6):
+        window = np.array([d["target"] for d in test[8 * (k - 1):8 * k]]).T
+        np.testing.assert_array_equal(ds.rate.values[:6071 + 30 * k], window)
+        in_window = np.flatnonzero(ds.window.values == k)
+        np.testing.assert_array_equal(in_window, np.arange(6071 + 30 * (k - 1), 6071 + 30 * k))
+    assert (ds.window.values[:6071] == 0).all()
+    # business days from 1990-01-01 (GluonTS 'B'), and the same numbers as the LSTNet file
+    time = pd.DatetimeIndex(ds.time.values)
+    assert time[0] == pd.Timestamp("1990-01-01") and (time.day_of_week < 5).all()
+    assert len(pd.bdate_range(time[0], time[-1])) == 6221
+    lstnet = _load("exchange_rate")
+    np.testing.assert_array_equal(ds.rate.values, lstnet.rate.values[:6221])
+
+
+# ------------------------------------------------------------- synthetic S1 / S2 (spec §5.1)
+
+
+@pytest.mark.parametrize("maker", [pdata.synthetic_s1, pdata.synthetic_s2])
+def test_synthetic_sets_shape_weekly_period_and_levels(maker):
+    ds = maker(seed=4)
+    assert ds.y.shape == (120, 2) and ds.state.shape == (120, 2, 7)
+    assert ds.attrs["seed"] == 4
+    np.testing.assert_array_equal(ds.weekday.values, np.arange(120) % 7 + 1)
+    # the emitted linear signal is the active weekday's state (one-hot A_t), recomputed here
+    states = ds.state.values
+    u = np.stack([states[t, :, t % 7] for t in range(120)])
+    # three levels by weekday group (random walk of variance 1e-3 per step drifts < 2)
+    level = np.select([np.arange(120) % 7 <= 1, np.arange(120) % 7 <= 4], [-10.0, 0.0], 10.0)
+    assert np.abs(u - level[:, None]).max() < 2.0
+    # weekly period: the same weekday a week apart moves only by the slow random walk
+    assert np.abs(u[7:] - u[:-7]).max() < 0.5
+    if maker is pdata.synthetic_s1:
+        np.testing.assert_array_equal(ds.signal.values, u)
+    else:
+        np.testing.assert_allclose(ds.signal.values,
+                                   np.stack([u[:, 0] * u[:, 1], u[:, 0] + u[:, 1]], -1))
+    np.testing.assert_allclose(ds.y.values, ds.signal.values + ds.noise.values)
+    # reproducible, and a different seed gives different data
+    xr.testing.assert_identical(maker(seed=4), ds)
+    assert not np.allclose(maker(seed=5).y.values, ds.y.values)
+    # the state increments have the specified variance 1e-3
+    inc = np.diff(states, axis=0).ravel()
+    assert abs(inc.var() / 1e-3 - 1) < 0.1
+
+
+def test_synthetic_noise_laws():
+    s1 = pdata.synthetic_s1(num_steps=700, seed=1).noise.values
+    np.testing.assert_allclose(s1[:, 1], np.cos(s1[:, 0]))
+    assert s1[:, 0].min() >= -np.pi and s1[:, 0].max() <= np.pi
+    s2 = pdata.synthetic_s2(num_steps=700, seed=1)
+    day = s2.weekday.values
+    noise = s2.noise.values
+    first = noise[day <= 2]
+    np.testing.assert_allclose(first[:, 1], np.cos(first[:, 0]))
+    weekend = noise[day >= 6]
+    np.testing.assert_allclose(weekend[:, 1], s2.attrs["line_slope"] * weekend[:, 0])
+    middle = noise[(day >= 3) & (day <= 5)]
+    # two Gaussian clusters at -+ 1.5 (1, 1)
+    upper = middle[middle.sum(1) > 0]
+    lower = middle[middle.sum(1) <= 0]
+    assert 0.35 < len(upper) / len(middle) < 0.65
+    np.testing.assert_allclose(upper.mean(0), [1.5, 1.5], atol=0.1)
+    np.testing.assert_allclose(lower.mean(0), [-1.5, -1.5], atol=0.1)
+    np.testing.assert_allclose(upper.std(0), [0.3, 0.3], atol=0.06)
+
+
+def test_synthetic_bad_input():
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="num_steps"):
+            pdata.synthetic_s1(num_steps=bad)
+    with pytest.raises(ValueError, match="seed"):
+        pdata.synthetic_s2(seed=-1)

@@ -11,17 +11,20 @@ or from its public URL) and keeps it only if the checksum matches.
 - :func:`list_datasets`, :func:`describe`: what is registered (no file needed).
 - :func:`register`: add a dataset (decorator on its loader).
 - :func:`data_dir`: the directory files are read from; :func:`fetch`: get a file.
+- :func:`synthetic_s1`, :func:`synthetic_s2`: the simulated S1/S2 sets of the NKF paper.
 
 Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspots`` and
 ``sunspots_monthly`` (``sunspots``), ``co2`` and ``co2_weekly`` (``co2``), ``lynx_hare``
-(``pelts``; series hare, lynx), ``exchange_rate`` (``rate``; 8 series).
+(``pelts``; series hare, lynx), ``exchange_rate`` (``rate``; 8 series),
+``exchange_rate_nips`` (``rate``; the GluonTS benchmark split, coordinate ``window``).
 """
 
-from . import _classic, _exchange  # noqa: F401  (register the built-in datasets)
+from . import _classic, _exchange, _gluonts  # noqa: F401  (register the built-in datasets)
 from ._exchange import EXCHANGE_RATE_SERIES
 from ._files import ENV_VAR, ChecksumError, data_dir
 from ._load import fetch, load
 from ._registry import DatasetInfo, UnknownDatasetError, describe, list_datasets, register
+from ._synthetic import synthetic_s1, synthetic_s2
 
 __all__ = [
     "ENV_VAR",
@@ -35,4 +38,6 @@ __all__ = [
     "list_datasets",
     "load",
     "register",
+    "synthetic_s1",
+    "synthetic_s2",
 ]
