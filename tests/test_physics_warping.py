@@ -228,3 +228,42 @@ def test_regularisers():
     assert torch.allclose(physics.charbonnier(r, eps=0.0, alpha=0.5), r.pow(2).mean())
     assert torch.allclose(physics.charbonnier(r, eps=1e-3, alpha=1.0),
                           (r**2 + 1e-3).sqrt().mean())
+
+
+# ------------------------------------------------------------------- small-scale learning
+def _smooth_advection_data(n_traj, n, frames, seed):
+    L = float(n)
+    return physics.simulate_advection_diffusion(
+        n_traj, grid_size=n, horizon=float(frames - 1), speed=2.0, scalar_tau=4 * math.pi / L,
+        velocity_tau=4 * math.pi / L, rtol=1e-6, atol=1e-8, progress=False, seed=seed)
+
+
+def test_forecaster_shapes_and_persistence_at_init():
+    model = physics.WarpingForecaster(physics.MotionEstimator(small=True), diffusivity=0.2)
+    frames = torch.randn(3, 4, 32, 64)
+    pred, w = model(frames, horizon=6)
+    assert pred.shape == (3, 6, 32, 64) and w.shape == (3, 6, 2, 32, 64)
+    full = physics.MotionEstimator()  # the spec's widths
+    assert full.conv5[1][0].out_channels == 1024 and full.flow.in_channels == 16 + 4
+    assert full(torch.randn(2, 4, 32, 32)).shape == (2, 2, 32, 32)
+    windows = physics.sliding_windows(torch.randn(2, 12, 32, 32), 4, 6)
+    assert windows[0].shape == (6, 4, 32, 32) and windows[1].shape == (6, 6, 32, 32)
+
+
+def test_learned_forecaster_beats_persistence_and_finds_the_flow():
+    ds = _smooth_advection_data(30, 32, 15, seed=3)
+    train, test = ds.isel(trajectory=slice(0, 24)), ds.isel(trajectory=slice(24, 30))
+    res = physics.train_warping_forecaster(
+        train, small=True, epochs=10, patience=10, batch_size=8, lr=3e-3, weight_decay=0.0,
+        train_horizon=2, truncate=3.0, lambda_div=0.01, lambda_grad=0.01, progress=False,
+        seed=0)
+    scores = physics.forecast_scores(res.model, test)
+    # measured (seed 0): PKN 0.077 vs persistence 0.122 after 13 epochs; 6-step average
+    assert scores["mse"] < 0.85 * scores["persistence_mse"], scores
+    x, _ = physics.sliding_windows(test, 4, 6)
+    with torch.no_grad():
+        w_hat = res.model.estimator(x)
+    w_true = torch.tensor(test.velocity.values).repeat_interleave(len(x) // 6, 0)
+    agreement = physics.motion_agreement(w_hat, w_true)
+    # measured correlation 0.40 (cosine 0.42) on held-out trajectories after a few epochs
+    assert agreement["correlation"] > 0.2, agreement

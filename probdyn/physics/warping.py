@@ -248,7 +248,7 @@ class MotionEstimator(nn.Module):
         self.n_inputs = n_inputs
 
         def c(n):
-            return max(2, n * width // 64)
+            return max(8, n * width // 64)
 
         pm = padding_mode
         self.conv1 = _conv(n_inputs, c(64), 2, pm)
