@@ -228,10 +228,13 @@ class MotionEstimator(nn.Module):
     width : int
         Channels of the first layer; 64 is the spec's size.
     small : bool
-        Shortcut for ``width=8`` (tests and CPU training).
+        Shortcut for ``width=8`` (tests and CPU training), with at least 8 channels per
+        layer.
     padding_mode : str
         Convolution padding (``"zeros"``; ``"circular"`` for periodic domains).
 
+    Notes
+    -----
     Input ``(B, k, H, W)`` with ``H`` and ``W`` divisible by 32; output ``(B, 2, H, W)``
     (pixels per step, ``(w_x, w_y)``). The frames are standardised per sample (window mean
     and standard deviation) first, so the estimate does not depend on the intensity scale.
