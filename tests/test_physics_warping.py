@@ -200,7 +200,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="dt"):
         gaussian_warp(im, w, 0.5, dt=0.0)
     with pytest.raises(ValueError, match="frames"):
-        physics.MotionEstimator(small=True)(torch.rand(2, 4, 20, 32))
+        physics.MotionEstimator(small=True)(torch.rand(2, 3, 32, 32))
     with pytest.raises(ValueError, match="diffusivity"):
         physics.WarpingForecaster(physics.MotionEstimator(small=True), diffusivity=-1.0)
 
@@ -246,6 +246,7 @@ def test_forecaster_shapes_and_persistence_at_init():
     full = physics.MotionEstimator()  # the spec's widths
     assert full.conv5[1][0].out_channels == 1024 and full.flow.in_channels == 16 + 4
     assert full(torch.randn(2, 4, 32, 32)).shape == (2, 2, 32, 32)
+    assert full(torch.randn(2, 4, 25, 53)).shape == (2, 2, 25, 53)  # padded, then cropped
     windows = physics.sliding_windows(torch.randn(2, 12, 32, 32), 4, 6)
     assert windows[0].shape == (6, 4, 32, 32) and windows[1].shape == (6, 6, 32, 32)
 

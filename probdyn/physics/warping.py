@@ -235,9 +235,11 @@ class MotionEstimator(nn.Module):
 
     Notes
     -----
-    Input ``(B, k, H, W)`` with ``H`` and ``W`` divisible by 32; output ``(B, 2, H, W)``
-    (pixels per step, ``(w_x, w_y)``). The frames are standardised per sample (window mean
-    and standard deviation) first, so the estimate does not depend on the intensity scale.
+    Input ``(B, k, H, W)``; output ``(B, 2, H, W)`` (pixels per step, ``(w_x, w_y)``). Grids
+    whose sides are not multiples of 32 (five stride-2 stages) are padded (circularly with
+    ``padding_mode="circular"``, else by replication) and the output cropped. The frames are
+    standardised per sample (window mean and standard deviation) first, so the estimate does
+    not depend on the intensity scale.
     """
 
     def __init__(self, n_inputs: int = 4, width: int = 64, *, small: bool = False,
@@ -249,6 +251,7 @@ class MotionEstimator(nn.Module):
         if not (isinstance(width, int) and width >= 4):
             raise ValueError(f"width must be an int >= 4, got {width!r}")
         self.n_inputs = n_inputs
+        self.padding_mode = padding_mode
 
         def c(n):
             return max(8, n * width // 64)
@@ -278,12 +281,14 @@ class MotionEstimator(nn.Module):
         if frames.dim() != 4 or frames.shape[1] != self.n_inputs:
             raise ValueError(f"frames must have shape (B, {self.n_inputs}, H, W), got "
                              f"{tuple(frames.shape)}")
-        if frames.shape[-2] % 32 or frames.shape[-1] % 32:
-            raise ValueError(f"frames' H and W must be divisible by 32, got "
-                             f"{tuple(frames.shape[-2:])}")
+        H, W = frames.shape[-2:]
         mean = frames.mean((1, 2, 3), keepdim=True)
         std = frames.std((1, 2, 3), keepdim=True).clamp_min(1e-8)
         x = (frames - mean) / std
+        ph, pw = -H % 32, -W % 32
+        if ph or pw:  # five stride-2 stages: pad to a multiple of 32, crop the output
+            mode = "circular" if self.padding_mode == "circular" else "replicate"
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
         c1 = self.conv1(x)
         c2 = self.conv2(c1)
         c3 = self.conv3(c2)
@@ -294,7 +299,8 @@ class MotionEstimator(nn.Module):
         d = self.deconv2(torch.cat([d, c3], 1))
         d = self.deconv1(torch.cat([d, c2], 1))
         d = self.deconv0(torch.cat([d, c1], 1))
-        return self.flow(torch.cat([d, x], 1))
+        w = self.flow(torch.cat([d, x], 1))
+        return w[..., ph // 2:ph // 2 + H, pw // 2:pw // 2 + W]
 
 
 class WarpingForecaster(nn.Module):
