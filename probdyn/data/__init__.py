@@ -16,12 +16,17 @@ or from its public URL) and keeps it only if the checksum matches.
 Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspots`` and
 ``sunspots_monthly`` (``sunspots``), ``co2`` and ``co2_weekly`` (``co2``), ``lynx_hare``
 (``pelts``; series hare, lynx), ``exchange_rate`` (``rate``; 8 series),
-``exchange_rate_nips`` (``rate``; the GluonTS benchmark split, coordinate ``window``).
+``exchange_rate_nips`` (``rate``; the GluonTS benchmark split, coordinate ``window``),
+``air_temperature_ncep`` (``air``; 1325 grid points with lat/lon coordinates;
+:func:`grid_fields` reshapes it to ``(time, lat, lon)``).
+
+- :func:`grid_fields`: a gridded dataset as a ``(time, lat, lon)`` DataArray.
 """
 
-from . import _classic, _exchange, _gluonts  # noqa: F401  (register the built-in datasets)
+from . import _classic, _exchange, _gluonts, _gridded  # noqa: F401  (register the datasets)
 from ._exchange import EXCHANGE_RATE_SERIES
 from ._files import ENV_VAR, ChecksumError, data_dir
+from ._gridded import grid_fields
 from ._load import fetch, load
 from ._registry import DatasetInfo, UnknownDatasetError, describe, list_datasets, register
 from ._synthetic import synthetic_s1, synthetic_s2
@@ -35,6 +40,7 @@ __all__ = [
     "data_dir",
     "describe",
     "fetch",
+    "grid_fields",
     "list_datasets",
     "load",
     "register",

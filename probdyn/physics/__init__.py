@@ -21,9 +21,20 @@ PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``sta
   pseudo-spectral),
 - :class:`ShallowWater` / :func:`simulate_shallow_water` (wind-forced, C-grid),
 - :class:`AdvectionDiffusion` / :func:`simulate_advection_diffusion` (PKN physics).
+
+The advection-diffusion warping forecaster (PKN, thesis 3.2): :func:`gaussian_warp` (S16),
+:class:`MotionEstimator`, :class:`WarpingForecaster`, the S17 loss :func:`pkn_loss` and its
+terms, :func:`train_warping_forecaster`, :func:`forecast_scores`, :func:`motion_agreement`.
 """
 
 from ._physical import PhysicalField
+from ._pkn_training import (
+    PKNTrainResult,
+    forecast_scores,
+    motion_agreement,
+    sliding_windows,
+    train_warping_forecaster,
+)
 from .advection_diffusion import (
     AdvectionDiffusion,
     divergence_free_velocity,
@@ -51,9 +62,34 @@ from .reaction_diffusion import (
     simulate_gray_scott,
 )
 from .shallow_water import ShallowWater, balanced_initial_state, simulate_shallow_water
+from .warping import (
+    MotionEstimator,
+    WarpingForecaster,
+    charbonnier,
+    divergence_penalty,
+    gaussian_warp,
+    kernel_radius,
+    magnitude_penalty,
+    pkn_loss,
+    smoothness_penalty,
+)
 from .wave import DampedWave, simulate_damped_wave, wave_initial_state
 
 __all__ = [
+    "PKNTrainResult",
+    "forecast_scores",
+    "motion_agreement",
+    "sliding_windows",
+    "train_warping_forecaster",
+    "MotionEstimator",
+    "WarpingForecaster",
+    "charbonnier",
+    "divergence_penalty",
+    "gaussian_warp",
+    "kernel_radius",
+    "magnitude_penalty",
+    "pkn_loss",
+    "smoothness_penalty",
     "GRAY_SCOTT_ENVIRONMENTS",
     "LV_NOVEL_ENVIRONMENTS",
     "LV_TRAIN_ENVIRONMENTS",

@@ -99,6 +99,8 @@ def simulate_advection_diffusion(n_trajectories: int = 16, *, diffusivity: float
                                  velocity: torch.Tensor | None = None, speed: float = 1.0,
                                  grid_size=64, dx: float = 1.0, horizon: float = 20.0,
                                  dt_data: float = 1.0, alpha: float = 3.0,
+                                 scalar_tau: float | None = None,
+                                 velocity_tau: float | None = None,
                                  scheme: str = "spectral", method: str = "dopri5",
                                  rtol: float = 1e-8, atol: float = 1e-10,
                                  step_size: float | None = None, batch_size: int | None = 16,
@@ -127,6 +129,10 @@ def simulate_advection_diffusion(n_trajectories: int = 16, *, diffusivity: float
         Final time and frame spacing (time units; ``dt_data = 1`` makes ``w`` pixels/step).
     alpha : float
         Smoothness exponent of the random initial scalars and stream functions.
+    scalar_tau, velocity_tau : float, optional
+        Inverse correlation lengths (1 / length) of the initial scalars (default
+        ``16 pi / L``) and of the stream functions (default ``8 pi / L``, see
+        :func:`divergence_free_velocity`); smaller is smoother.
     method, rtol, atol, step_size, batch_size, seed, progress, store_dtype
         As in :func:`probdyn.physics.simulate_fitzhugh_nagumo`.
     initial_state : torch.Tensor of shape (n_trajectories, 1, ny, nx), optional
@@ -143,7 +149,8 @@ def simulate_advection_diffusion(n_trajectories: int = 16, *, diffusivity: float
     length = max(template.grid[0] * template.dx[0], template.grid[1] * template.dx[1])
     gen = _generator(seed)
     x0 = gaussian_random_field(n_trajectories, template.grid, template.dx, alpha=alpha,
-                               tau=16 * torch.pi / length, generator=gen)
+                               tau=16 * torch.pi / length if scalar_tau is None else
+                               check_number("scalar_tau", scalar_tau), generator=gen)
     x0 = (x0 / x0.std(dim=(-2, -1), keepdim=True))[:, None]
     x0 = initial_or(initial_state, template, lambda: x0)
     if x0.shape[0] != n_trajectories:
@@ -151,7 +158,7 @@ def simulate_advection_diffusion(n_trajectories: int = 16, *, diffusivity: float
                          f"{n_trajectories}")
     if velocity is None:
         w = divergence_free_velocity(n_trajectories, grid_size, dx, speed=speed, alpha=alpha,
-                                     seed=seed + 1)
+                                     tau=velocity_tau, seed=seed + 1)
     else:
         w = torch.as_tensor(velocity, dtype=torch.float64)
         AdvectionDiffusion(diffusivity, w, grid_size, dx, scheme)  # validates the shape

@@ -1,0 +1,78 @@
+"""Gridded fields: NCEP/NCAR reanalysis air temperature (the xarray tutorial data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._registry import register
+
+
+@register(
+    "air_temperature_ncep",
+    path="xarray_data/air_temperature_ncep_2013-2014.npz",
+    sha256="c715bdfd7c12b3d4fd9f43621266de0c61a74316aa1034ee5d47f8ecc9ff1a0f",
+    description=(
+        "NCEP/NCAR reanalysis 6-hourly air temperature at sigma level 995 over North America, "
+        "2013-2014, on a 25 x 53 grid of 2.5 degrees (75-15 N, 200-330 E); one series per grid "
+        "point (lat-major), with lat/lon coordinates on the series dim (grid_fields() "
+        "reshapes to (time, lat, lon))."
+    ),
+    frequency="6-hourly",
+    shape=(2920, 1325),
+    units="K",
+    source=(
+        "xarray tutorial dataset air_temperature: zarr store air_temperature.zarr in GitHub "
+        "scottyhq/zarrdata @ 21a5cee3b158d1801692715e1e87e3392fadf87e, decoded to npz by "
+        "data/scripts of the probdyn data folder"
+    ),
+    licence="NCEP/NCAR reanalysis (NOAA PSL): free to use",
+    citation=(
+        "Kalnay, E. et al. (1996). The NCEP/NCAR 40-year reanalysis project. Bulletin of the "
+        "American Meteorological Society 77(3), 437-471."
+    ),
+    obtain=(
+        "xarray.tutorial.load_dataset('air_temperature') (downloads the NetCDF original), "
+        "then save air (time, lat, lon), lat, lon and hours since 1800-01-01 as this npz"
+    ),
+)
+def _load_air_temperature(path: Path) -> xr.Dataset:
+    with np.load(path) as f:
+        air, lat, lon = f["air"], f["lat"], f["lon"]
+        hours = f["time_hours_since_1800"]
+    if air.shape != (len(hours), len(lat), len(lon)):
+        raise ValueError(f"{path}: air has shape {air.shape}, expected (time, lat, lon) = "
+                         f"{(len(hours), len(lat), len(lon))}; is this the registered file?")
+    time = np.datetime64("1800-01-01T00", "ns") + (
+        np.round(hours).astype("int64").astype("timedelta64[h]"))
+    glat, glon = np.meshgrid(lat.astype(np.float64), lon.astype(np.float64), indexing="ij")
+    values = air.reshape(len(hours), -1).astype(np.float64)
+    return xr.Dataset(
+        {"air": (("time", "series"), values,
+                 {"units": "K", "long_name": "air temperature at sigma level 995"})},
+        coords={"time": time,
+                "lat": ("series", glat.ravel(), {"units": "degrees_north"}),
+                "lon": ("series", glon.ravel(), {"units": "degrees_east"})},
+    )
+
+
+def _in_order(values: np.ndarray) -> np.ndarray:
+    """Distinct values in order of first appearance."""
+    _, first = np.unique(values, return_index=True)
+    return values[np.sort(first)]
+
+
+def grid_fields(ds: xr.Dataset, var: str = "air") -> xr.DataArray:
+    """A gridded dataset's ``(time, series)`` variable reshaped to ``(time, lat, lon)``
+    (series in lat-major order, as the loaders store them)."""
+    lat, lon = (_in_order(ds[c].values) for c in ("lat", "lon"))
+    values = ds[var].values
+    if values.shape[1] != len(lat) * len(lon):
+        raise ValueError(f"{var} has {values.shape[1]} series, not a full lat x lon grid "
+                         f"({len(lat)} x {len(lon)})")
+    grid = values.reshape(len(ds["time"]), len(lat), len(lon))
+    return xr.DataArray(grid, dims=("time", "lat", "lon"),
+                        coords={"time": ds["time"].values, "lat": lat, "lon": lon},
+                        attrs=dict(ds[var].attrs))
