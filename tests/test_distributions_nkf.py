@@ -28,16 +28,6 @@ from probdyn.flows import (
 D, N = 3, 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny batched LAPACK calls (2x2 Cholesky) cost ~10 ms each with 2 OpenMP threads on a
-    # loaded 2-core machine and ~2 us with one: keep these many-small-op tests single-threaded
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _randomise(module, scale=0.4, seed=1):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

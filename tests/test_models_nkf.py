@@ -17,15 +17,6 @@ from probdyn.models import LocalGlobalNKF, backtest, local_system, rolling_windo
 SMALL = {"hidden_size": 8, "embedding_dim": 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny batched linear algebra: one thread avoids oversubscribing a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def rates():
     name = "exchange_rate_nips"

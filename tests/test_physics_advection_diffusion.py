@@ -10,14 +10,6 @@ import torch
 from probdyn import ops, physics
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _heat_kernel(t, n, dx, D, w, s0, centre):
     """Periodised S15 solution for I_0 = exp(-|x - c|^2 / (2 s0^2)): a Gaussian moved by
     w t with variance s0^2 + 2 D t per axis and amplitude s0^2 / (s0^2 + 2 D t)."""

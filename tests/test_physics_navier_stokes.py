@@ -5,19 +5,10 @@ forcings and environments, the passive tracer's mass."""
 import math
 
 import numpy as np
-import pytest
 import torch
 from torchdiffeq import odeint
 
 from probdyn import ops, physics
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _grid(n):

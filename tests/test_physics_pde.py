@@ -10,16 +10,6 @@ from scipy.integrate import solve_ivp
 from probdyn import physics
 from probdyn.dynamics import VectorField
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny grids: one thread avoids OpenMP contention on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TIGHT = dict(rtol=1e-10, atol=1e-12, progress=False, store_dtype="float64")
 
 

@@ -10,14 +10,6 @@ from torchdiffeq import odeint
 from probdyn import physics
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _roll_lap(A, dx):
     return (np.roll(A, 1, -1) + np.roll(A, -1, -1) + np.roll(A, 1, -2) + np.roll(A, -1, -2)
             - 4 * A) / dx**2

@@ -5,18 +5,9 @@ convergence of the C-grid to the continuous solution)."""
 import math
 
 import numpy as np
-import pytest
 import torch
 
 from probdyn import physics
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_mass_conserved_under_wind_and_eddies():

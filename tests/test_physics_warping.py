@@ -11,14 +11,6 @@ from probdyn import ops, physics
 from probdyn.physics import gaussian_warp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _smooth_field(ny=32, nx=40):
     y, x = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
     return (np.sin(2 * np.pi * x / nx) * np.cos(4 * np.pi * y / ny)
@@ -203,7 +195,6 @@ def test_bad_input():
         physics.MotionEstimator(small=True)(torch.rand(2, 3, 32, 32))
     with pytest.raises(ValueError, match="diffusivity"):
         physics.WarpingForecaster(physics.MotionEstimator(small=True), diffusivity=-1.0)
-
 
 
 def test_training_bad_input():

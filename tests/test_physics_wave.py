@@ -9,14 +9,6 @@ from torchdiffeq import odeint
 from probdyn import physics
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _numpy_lap(w, stencil):
     """Independent Neumann Laplacian: numpy's 'symmetric' padding is the half-sample
     reflection; dx = 1."""
