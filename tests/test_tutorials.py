@@ -26,6 +26,7 @@ def test_tutorial_runs_in_smoke_mode(path, monkeypatch):
         pytest.skip(f"datasets {missing} not available (set PROBDYN_DATA_DIR)")
     monkeypatch.setenv("PROBDYN_TUTORIAL_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel is a new process: as in conftest
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, with the failing cell, on any error
