@@ -32,6 +32,7 @@ test: lint $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_kalman.py
+	$(PY) benchmarks/bench_ode.py
 
 clean:
 	rm -rf $(VENV) site demo-output

@@ -34,6 +34,19 @@ def test_demo_runs_end_to_end(tmp_path):
     assert math.isfinite(crps) and crps < 2.0  # ppm; a naive last-value forecast scores ~3
     assert 0.0 <= summary[f"holdout_{HORIZON}m_90pct_coverage"] <= 1.0
 
+    # the physical part: the simulator's (dopri8) parameters are recovered by the rk4 fit
+    pend = summary["pendulum"]
+    assert abs(pend["period_s"]["fitted"] - 6.0) < 0.06  # 1 %
+    assert abs(pend["damping_per_s"]["fitted"] - 0.2) < 0.02  # 10 %
+    assert abs(pend["noise_sd"]["fitted"] - 0.05) < 0.01
+    assert pend["fitted_vs_clean_rmse"] < 0.05  # below the noise: the fit tracks the states
+    for name in ("pendulum_fit.nc", "pendulum_fit.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    fit = xr.open_dataset(tmp_path / "pendulum_fit.nc")
+    assert fit["fitted"].dims == ("trajectory", "time", "channel")
+    assert fit["fitted"].shape == fit["observation"].shape
+    assert np.isfinite(fit["fitted"].values).all()
+
 
 def test_plot_helpers_validate_and_draw():
     from probdyn.plot import plot_band, plot_components, plot_forecast

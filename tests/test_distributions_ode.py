@@ -152,3 +152,28 @@ def test_lower_truncated_normal_matches_scipy():
     assert np.all(np.abs(draws.mean(0).numpy() - d.mean.numpy()) < 4 * sd / math.sqrt(20000))
     assert d.support.check(torch.tensor([0.1, 0.1])).all()
     assert d.support.check(torch.tensor([-0.1, 0.1])).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("observation", ["normal", "lognormal", "studentt"])
+def test_blown_up_solution_gives_minus_inf(observation):
+    # dx/dt = x^2 from x0 = 1 blows up at t = 1: the solution is inf/NaN after that. Under
+    # Pyro's validation the masked noise model must not see the NaN (a ValueError before).
+    import pyro
+
+    class Square(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rate = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+
+        def forward(self, t, x):
+            return self.rate * x**2
+
+    field = Square()
+    times = torch.tensor([0.0, 0.5, 1.5, 2.0], dtype=torch.float64)
+    df = 3.0 if observation == "studentt" else None
+    with pyro.validation_enabled(True):
+        d = ODETrajectory(field, torch.ones(1, dtype=torch.float64), times, 0.1, observation,
+                          df=df, method="rk4", step_size=0.25)
+        assert not torch.isfinite(d.loc).all()
+        lp = d.log_prob(torch.ones(len(times), 1, dtype=torch.float64))
+    assert float(lp) == -math.inf

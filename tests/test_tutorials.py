@@ -2,6 +2,7 @@
 code at tiny sizes), so the tutorials never rot. A notebook lists the datasets it reads in its
 metadata (``{"probdyn": {"datasets": [...]}}``); it is skipped when one is not available."""
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -10,7 +11,8 @@ from nbclient import NotebookClient
 
 from probdyn import data
 
-TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 
 
 def test_tutorials_exist():
@@ -27,6 +29,10 @@ def test_tutorial_runs_in_smoke_mode(path, monkeypatch):
     monkeypatch.setenv("PROBDYN_TUTORIAL_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernel is a new process: as in conftest
+    # the kernel runs in tutorials/: without this it would import an installed probdyn (e.g.
+    # another checkout's editable install) instead of the one under test
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError, with the failing cell, on any error

@@ -151,13 +151,18 @@ class ODETrajectory(TorchDistribution):
         base = constraints.positive if self.observation == "lognormal" else constraints.real
         return constraints.independent(base, 2)
 
-    def _noise(self) -> torch.distributions.Distribution:
+    def _noise(self, safe: bool = False) -> torch.distributions.Distribution:
+        loc = self.loc
+        if safe:  # unusable solutions (NaN, blow-up) at a harmless value: log_prob masks them
+            # to -inf afterwards, and a NaN here would fail the distribution's validation and
+            # give NaN gradients through the masked branch
+            ok = torch.isfinite(loc) & ((loc > 0) if self.observation == "lognormal" else True)
+            loc = torch.where(ok, loc, torch.ones_like(loc))
         if self.observation == "normal":
-            return Normal(self.loc, self.scale)
+            return Normal(loc, self.scale)
         if self.observation == "studentt":
-            return StudentT(self.df, self.loc, self.scale)
-        return LogNormal(torch.log(self.loc.clamp_min(torch.finfo(self.loc.dtype).tiny)),
-                         self.scale)
+            return StudentT(self.df, loc, self.scale)
+        return LogNormal(torch.log(loc.clamp_min(torch.finfo(loc.dtype).tiny)), self.scale)
 
     @property
     def mean(self):
@@ -188,7 +193,7 @@ class ODETrajectory(TorchDistribution):
             raise ValueError("value contains infinite entries (use NaN for missing ones)")
         if self.observation == "lognormal" and (value[observed] <= 0).any():
             raise ValueError("observation='lognormal' needs positive observations")
-        noise = self._noise()
+        noise = self._noise(safe=True)
         filler = noise.mean if self.observation != "studentt" else self.loc
         filler = torch.where(torch.isfinite(filler), filler, torch.ones_like(filler))
         safe = torch.where(observed, value, filler.detach())

@@ -25,13 +25,23 @@ class _Tracked(nn.Module):
         super().__init__()
         self.field = field
         self.checkpoint = checkpoint
-        self.last_t = math.nan
+        # a plain dict: assigning a module attribute per evaluation goes through the slow
+        # nn.Module.__setattr__
+        self._seen = {"t": None}
         self.bar = bar  # tqdm over the time span: shows how far the solver has got
 
+    @property
+    def last_t(self) -> float:
+        """The last evaluation time (NaN before the first evaluation)."""
+        t = self._seen["t"]
+        return math.nan if t is None else float(t)
+
     def forward(self, t, x):
-        self.last_t = float(t.detach())
+        # keep the tensor: float() here would synchronise with a GPU at every evaluation
+        self._seen["t"] = t.detach()
         if self.bar is not None:
-            self.bar.update(max(0.0, abs(self.last_t - self.bar.t_begin) - self.bar.n))
+            now = float(t)
+            self.bar.update(max(0.0, abs(now - self.bar.t_begin) - self.bar.n))
         if self.checkpoint and torch.is_grad_enabled():
             return _checkpoint(self.field, t, x, use_reentrant=False)
         return self.field(t, x)
@@ -89,9 +99,10 @@ def _odeint(func: _Tracked, x0, t, method, rtol, atol, adjoint, step_size):
 
 def _odeint_raw(func, x0, t, method, rtol, atol, adjoint, kwargs):
     try:
-        if adjoint:
+        if adjoint:  # needs the module (it collects the field's parameters from it)
             return torchdiffeq.odeint_adjoint(func, x0, t, **kwargs)
-        return torchdiffeq.odeint(func, x0, t, **kwargs)
+        # the bound forward skips nn.Module.__call__'s hook machinery at every evaluation
+        return torchdiffeq.odeint(func.forward, x0, t, **kwargs)
     except AssertionError as err:
         text = str(err)
         if "underflow" in text or "max_num_steps" in text:
