@@ -78,3 +78,13 @@ def brute_force(y, m0, P0, F, Q, H, R):
     means = mean.reshape(T, d)
     covs = np.stack([cov[t * d:(t + 1) * d, t * d:(t + 1) * d] for t in range(T)])
     return ll, means, covs, mean, cov
+
+
+def perturb_parameters(module, scale=0.4, seed=1):
+    """Add seeded N(0, scale^2) noise to every parameter of ``module`` (flows start at the
+    identity; this makes them really transform and mix). Returns the module."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return module

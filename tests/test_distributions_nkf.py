@@ -10,7 +10,7 @@ import pyro.distributions as pdist
 import pyro.distributions.transforms as ptr
 import pytest
 import torch
-from _models import brute_force, joint_gaussian, random_model
+from _models import brute_force, joint_gaussian, perturb_parameters, random_model
 from scipy.stats import multivariate_normal
 from torch.distributions import AffineTransform
 
@@ -28,14 +28,6 @@ from probdyn.flows import (
 D, N = 3, 2
 
 
-def _randomise(module, scale=0.4, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
-
-
 def _params(T, batch=(), time_varying=True, seed=0, n=N):
     g = torch.Generator().manual_seed(seed)
     return random_model(d=D, N=n, T=T, batch=batch, time_varying=time_varying, generator=g)
@@ -46,13 +38,13 @@ def _ssm(T, **kw):
 
 
 def _realnvp(n=N):
-    return _randomise(RealNVP(n, num_blocks=4, hidden_features=8), 0.4).double()
+    return perturb_parameters(RealNVP(n, num_blocks=4, hidden_features=8), 0.4).double()
 
 
 def _elementwise(n=N):
     return ComposeFlow(ElementwiseAffine(n, loc=0.5, scale=1.7),
-                       _randomise(ElementwiseSpline(n, num_bins=5, tail_bound=3.0)),
-                       _randomise(SinhArcsinh(n), 0.3)).double()
+                       perturb_parameters(ElementwiseSpline(n, num_bins=5, tail_bound=3.0)),
+                       perturb_parameters(SinhArcsinh(n), 0.3)).double()
 
 
 def _step_log_dets(flow, y):
@@ -131,12 +123,13 @@ def test_elementwise_affine_is_a_rescaled_linear_gaussian_model():
 # ------------------------------------------------------------ brute-force likelihood
 MIXING_FLOWS = {
     "realnvp": _realnvp,
-    "realnvp_after_sinh_arcsinh": lambda: ComposeFlow(_randomise(SinhArcsinh(N)).double(),
+    "realnvp_after_sinh_arcsinh": lambda: ComposeFlow(perturb_parameters(SinhArcsinh(N)).double(),
                                                       _realnvp()),
     # raw third-party transforms, wrapped by the distribution itself (as_flow)
-    "nflows_maf": lambda: _randomise(
+    "nflows_maf": lambda: perturb_parameters(
         nft.MaskedAffineAutoregressiveTransform(N, hidden_features=6), 0.3).double(),
-    "pyro_affine_coupling": lambda: _randomise(ptr.affine_coupling(N, hidden_dims=[6])).double(),
+    "pyro_affine_coupling": lambda: perturb_parameters(
+        ptr.affine_coupling(N, hidden_dims=[6])).double(),
 }
 
 
@@ -304,7 +297,8 @@ def test_pyro_plate_svi_trains_flow_and_ssm_parameters():
     B, T = 6, 20
     m0, P0, F, Q, H, R = _params(T, time_varying=False)
     # data from a skewed, mixing flow: the fitted flow has to learn something
-    true_flow = _randomise(RealNVP(N, num_blocks=2, hidden_features=8), 0.8, seed=7).double()
+    true_flow = perturb_parameters(RealNVP(N, num_blocks=2, hidden_features=8), 0.8,
+                                   seed=7).double()
     with torch.no_grad():
         y = NormalizingKalmanFilter(LinearGaussianSSM(m0, P0, F, Q, H, R, duration=T),
                                     true_flow).expand((B,)).sample()
@@ -354,11 +348,11 @@ def test_gradients_match_finite_differences(kind):
     T = 4
     m0, P0, F, Q, H, R = _params(T)
     if kind == "elementwise":
-        flow = ComposeFlow(_randomise(SinhArcsinh(N), 0.3),
-                           _randomise(ElementwiseSpline(N, num_bins=3, tail_bound=2.0)))
+        flow = ComposeFlow(perturb_parameters(SinhArcsinh(N), 0.3),
+                           perturb_parameters(ElementwiseSpline(N, num_bins=3, tail_bound=2.0)))
     else:
-        flow = ComposeFlow(_randomise(ElementwiseSpline(N, num_bins=3, tail_bound=2.0)),
-                           _randomise(RealNVP(N, num_blocks=2, hidden_features=3,
+        flow = ComposeFlow(perturb_parameters(ElementwiseSpline(N, num_bins=3, tail_bound=2.0)),
+                           perturb_parameters(RealNVP(N, num_blocks=2, hidden_features=3,
                                               num_layers=1)))
     flow = flow.double()
     y = NormalizingKalmanFilter(LinearGaussianSSM(m0, P0, F, Q, H, R), flow).sample().detach()

@@ -6,6 +6,7 @@ import nflows.transforms as nft
 import pyro.distributions.transforms as ptr
 import pytest
 import torch
+from _models import perturb_parameters
 from torch.distributions import AffineTransform, ComposeTransform
 from torch.distributions.transforms import AbsTransform
 
@@ -22,15 +23,12 @@ from probdyn.flows import (
     as_flow,
 )
 
-N = 3
-
 
 def _randomise(module, scale=0.5, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
+    return perturb_parameters(module, scale, seed)
+
+
+N = 3
 
 
 def _flows():
