@@ -104,13 +104,13 @@ def test_parameters_positive_and_differentiable(name):
     x.requires_grad_(True)
     field(torch.tensor(0.0), x).pow(2).sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    grads = {n: getattr(field, "log_" + n).grad for n in params if params[n] > 0}
+    grads = {n: getattr(field, n + "_unconstrained").grad for n in params if params[n] > 0}
     assert all(g is not None and torch.isfinite(g) for g in grads.values())
     assert any(g.abs() > 0 for g in grads.values())
     # the transform: any raw value gives a positive parameter
     name0 = next(iter(params))
     with torch.no_grad():
-        getattr(field, "log_" + name0).fill_(-30.0)
+        getattr(field, name0 + "_unconstrained").fill_(-30.0)
     assert 0 < float(getattr(field, name0).detach()) < 1e-12
 
 
@@ -193,3 +193,26 @@ def test_netcdf_round_trip(tmp_path):
 def test_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_pde_parameter_takes_a_prior():
+    """PDE models are PhysicalFields: a PyroSample replaces a parameter, and one solve draws it
+    once, as a named sample site of the model."""
+    import pyro
+    import pyro.distributions as dist
+    from pyro.nn import PyroSample
+
+    from probdyn.dynamics import solve
+
+    field = physics.FitzHughNagumo(grid_size=8).double()
+    field.a = PyroSample(dist.LogNormal(torch.tensor(-7.0).double(), 0.1))
+    x0 = 0.1 * torch.randn(1, 2, 8, 8, dtype=torch.float64)
+    t = torch.linspace(0.0, 0.1, 3, dtype=torch.float64)
+    run = lambda: solve(field, x0, t, method="rk4", step_size=0.05)
+    trace = pyro.poutine.trace(run).get_trace()
+    assert "a" in trace.nodes and trace.nodes["a"]["type"] == "sample"
+    a = trace.nodes["a"]["value"]
+    assert 0 < float(a) < 0.01
+    with pyro.poutine.condition(data={"a": a}):
+        again = run()
+    torch.testing.assert_close(again, trace.nodes["_RETURN"]["value"])

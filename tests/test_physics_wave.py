@@ -92,4 +92,4 @@ def test_gradient_through_simulation_parameters():
     y = odeint(field, x0, torch.tensor([0.0, 0.5], dtype=torch.float64), method="rk4",
                options={"step_size": 0.05})[-1]
     y.pow(2).sum().backward()
-    assert field.log_c.grad.abs() > 0 and field.log_k.grad.abs() > 0
+    assert field.c_unconstrained.grad.abs() > 0 and field.k_unconstrained.grad.abs() > 0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
+from pyro.distributions import constraints
+from pyro.nn import PyroParam
 
-from ..dynamics import VectorField
+from ._physical import PhysicalField
 
 
 def grid_shape(grid_size, name: str = "grid_size", min_size: int = 4) -> tuple[int, int]:
@@ -36,13 +38,14 @@ def check_number(name: str, value, *, allow_zero: bool = False) -> float:
     return value
 
 
-class GridField(VectorField):
+class GridField(PhysicalField):
     """A vector field on a 2-D grid with named physical parameters.
 
-    Each parameter ``p`` is stored as the ``nn.Parameter`` ``log_p`` and read as
-    ``self.p = exp(log_p)``, so gradient steps keep it positive. A parameter allowed to be
-    exactly zero (a damping switched off) is stored as ``log_p = -inf``: its value is then
-    exactly 0 and its gradient 0 (it stays off).
+    A :class:`PhysicalField`: each parameter is a ``PyroParam`` constrained positive (stored
+    unconstrained through ``exp``), so gradient steps keep it positive and a prior can replace
+    it (``field.nu = PyroSample(dist.LogNormal(...))``). A parameter allowed to be exactly
+    zero (a damping switched off) is constrained non-negative and stored as ``-inf``: its value
+    is then exactly 0 and its gradient 0 (it stays off).
 
     Attributes
     ----------
@@ -61,7 +64,7 @@ class GridField(VectorField):
         self.grid = grid_shape(grid_size, min_size=min_size)
         dy, dx = (spacing if isinstance(spacing, tuple) else (spacing, spacing))
         self.dx = (check_number("dy", dy), check_number("dx", dx))
-        self._positive_names: list[str] = []
+        self.parameter_names = ()
 
     @property
     def state_shape(self) -> tuple[int, int, int]:
@@ -70,19 +73,13 @@ class GridField(VectorField):
 
     def _register_positive(self, name: str, value, *, allow_zero: bool = False) -> None:
         value = check_number(name, value, allow_zero=allow_zero)
-        raw = math.log(value) if value > 0 else -math.inf
-        self.register_parameter("log_" + name,
-                                torch.nn.Parameter(torch.tensor(raw, dtype=torch.float64)))
-        self._positive_names.append(name)
-
-    def __getattr__(self, name):
-        if name in self.__dict__.get("_positive_names", ()):
-            return torch.exp(super().__getattr__("log_" + name))
-        return super().__getattr__(name)
+        constraint = constraints.nonnegative if allow_zero else constraints.positive
+        setattr(self, name, PyroParam(torch.tensor(value, dtype=torch.float64), constraint))
+        self.parameter_names = self.parameter_names + (name,)
 
     def physical_parameters(self) -> dict[str, float]:
         """The named parameters as plain floats (for attrs and reports)."""
-        return {name: float(getattr(self, name).detach()) for name in self._positive_names}
+        return {name: float(self._read(name).detach()) for name in self.parameter_names}
 
     def check_state(self, x: torch.Tensor, name: str = "x") -> None:
         """``ValueError`` unless ``x`` has shape ``(..., *state_shape)`` and is finite."""
@@ -101,7 +98,7 @@ class GridField(VectorField):
                              f"for {type(self).__name__}, got {tuple(x.shape)}")
 
     def _param(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        return getattr(self, name).to(like.dtype)
+        return self.param(name).to(like.dtype)
 
     def coordinates(self, cell_centred: bool = False) -> dict[str, list[float]]:
         """Grid coordinates ``{"y": ..., "x": ...}`` (length units)."""

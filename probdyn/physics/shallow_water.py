@@ -90,7 +90,7 @@ class ShallowWater(GridField):
         u, v, h = x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :]
         dy, dx = self.dx
         X, Y = -1, -2
-        p = {name: self._param(name, x) for name in self._positive_names}
+        p = {name: self._param(name, x) for name in self.parameter_names}
         depth_u = p["H"] + 0.5 * (h + _back(h, X))
         depth_v = p["H"] + 0.5 * (h + _back(h, Y))
         # mass: flux divergence at the centres
