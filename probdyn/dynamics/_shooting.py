@@ -226,6 +226,9 @@ class ShootingField(VectorField, PyroModule):
     positions and momenta (``q0``, ``p0``) and the affine ``v(0)`` map (``v0_weight``,
     ``v0_bias``) are the free parameters; the module is a ``PyroModule``, so a prior can replace
     any of them (``field.p0 = PyroSample(dist.Normal(0., .1).expand([K, S]).to_event(2))``).
+    The remaining ``nn.Parameter`` s are read from the module itself (not Pyro's global param
+    store, where names would collide between fields); for SVI register them with
+    ``pyro.module("field", field)`` in the model.
 
     Parameters
     ----------
@@ -303,6 +306,14 @@ class ShootingField(VectorField, PyroModule):
         return updown_parameter_count(self.num_particles, self.alpha, self.state_dim,
                                       "particles", self.v0)
 
+    def _get(self, name: str) -> torch.Tensor:
+        # An nn.Parameter is read from this module itself: inside a Pyro context PyroModule
+        # would look it up in the global param store by name, where another field's "q0" may
+        # live. A PyroSample prior is drawn as a sample site.
+        if name in self._parameters:
+            return self._parameters[name]
+        return getattr(self, name)
+
     # -- the augmented state ---------------------------------------------------------------
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """The augmented state at t = 0 for data ``x`` of shape ``(..., N, d)``: returns
@@ -313,12 +324,13 @@ class ShootingField(VectorField, PyroModule):
                              f"{tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("x contains NaN or infinite values")
-        q0, p0 = self.q0, self.p0
-        x = x.to(q0.dtype)
-        if self.v0 == "affine":
-            v = x @ self.v0_weight.T + self.v0_bias
-        else:
-            v = x.new_zeros(*x.shape[:-1], self.D)
+        with self._pyro_context:  # a PyroSample prior on q0/p0/v0_* is drawn here, once
+            q0, p0 = self._get("q0"), self._get("p0")
+            x = x.to(q0.dtype)
+            if self.v0 == "affine":
+                v = x @ self._get("v0_weight").T + self._get("v0_bias")
+            else:
+                v = x.new_zeros(*x.shape[:-1], self.D)
         batch = x.shape[:-2]
         parts = [q0.expand(*batch, *q0.shape), p0.expand(*batch, *p0.shape),
                  torch.cat([x, v], dim=-1)]
@@ -351,9 +363,12 @@ class ShootingField(VectorField, PyroModule):
     def hamiltonian(self, z: torch.Tensor | None = None) -> torch.Tensor:
         """``H = R(theta*)`` of the particles of ``z`` (default: the initial particles), shape
         ``(...)``. ``T * hamiltonian()`` is the time integral of the penalty for the dynamic
-        variant (H is conserved); use it as the norm term of the training loss."""
+        variant (H is conserved); use it as the norm term of the training loss. With a prior
+        on the particles, pass the solved state (``z[..., 0, :, :]``) so the sample site is
+        drawn only once, in :meth:`initial_state`."""
         if z is None:
-            Q, P = self.q0, self.p0
+            with self._pyro_context:
+                Q, P = self._get("q0"), self._get("p0")
         else:
             Q, P, _ = self.split(z)
         return updown_hamiltonian(Q, P, self.state_dim, self.activation, self.penalty_weights)
@@ -368,12 +383,14 @@ class ShootingField(VectorField, PyroModule):
         dX = updown_velocity(X, theta, self.state_dim, self.activation)
         return torch.cat([dQ, dP, dX], dim=-2)
 
-    def flow(self, x: torch.Tensor, t, **solve_kwargs) -> torch.Tensor:
+    def flow(self, x: torch.Tensor, t, *, return_state: bool = False, **solve_kwargs):
         """Data trajectories ``x_i(t)``: shape ``(..., N, T, d)`` (trajectory, time, channel) for
         ``x`` of shape ``(..., N, d)`` and a 1-D time grid ``t`` of length T starting at 0.
-        ``solve_kwargs`` go to :func:`probdyn.dynamics.solve` (method, rtol, step_size, ...)."""
+        ``solve_kwargs`` go to :func:`probdyn.dynamics.solve` (method, rtol, step_size, ...).
+        With ``return_state=True`` also returns the augmented solution ``(..., T, 2K + N, S)``
+        (particles included)."""
         from ._solve import solve
 
         z = solve(self, self.initial_state(x), t, **solve_kwargs)  # (..., T, 2K + N, S)
-        xs = z[..., 2 * self.num_particles:, :self.state_dim]
-        return xs.transpose(-3, -2)
+        xs = z[..., 2 * self.num_particles:, :self.state_dim].transpose(-3, -2)
+        return (xs, z) if return_state else xs
