@@ -189,13 +189,14 @@ def test_prior_on_particles_is_a_sample_site():
 def test_training_fits_quadratic_like_function():
     # the paper's 1-D regression target (spec E1) on [-2, 2]; loss = MSE + 0.01 H(0)
     # (the paper's weights 100 and 1, divided by 100)
-    x = torch.linspace(-2, 2, 60)[:, None]
+    # measured (seed 0): MSE 12.7 -> 0.034 after 300 steps (var(y) = 0.33: R^2 = 0.90)
+    x = torch.linspace(-2, 2, 100)[:, None]
     y = x ** 2 + 3 / (1 + x ** 2)
-    f = ShootingField(1, 10, 4, activation="relu", position_range=(-2, 2), seed=0)
+    f = ShootingField(1, 15, 8, activation="relu", position_range=(-2, 2), seed=0)
     opt = torch.optim.Adam(f.parameters(), lr=0.01)
     t = torch.linspace(0, 1, 2)
     mses = []
-    for _ in range(200):
+    for _ in range(300):
         opt.zero_grad()
         xs, z = f.flow(x, t, method="rk4", step_size=0.1, return_state=True)
         mse = ((xs[:, -1] - y) ** 2).mean()
@@ -203,8 +204,8 @@ def test_training_fits_quadratic_like_function():
         opt.step()
         mses.append(mse.item())
     assert np.isfinite(mses).all()
-    assert np.mean(mses[-10:]) < 0.05 * mses[0]
-    assert np.mean(mses[-10:]) < 0.5 * y.var().item()
+    assert np.mean(mses[-10:]) < 0.01 * mses[0]
+    assert np.mean(mses[-10:]) < 0.2 * y.var().item()  # more than the mean is fitted
 
 
 def test_bad_input():
