@@ -251,3 +251,15 @@ def test_adjoint_gradient_equals_backprop():
         grads.append(torch.autograd.grad(loss, [f.q0, f.p0, f.v0_weight]))
     for a, b in zip(*grads):
         assert (a - b).abs().max() < 1e-6 * a.abs().max()
+
+
+def test_leading_batch_dims_solve_independent_copies():
+    f = ShootingField(2, 3, 2, momentum_scale=0.5, seed=8).double()
+    x = torch.randn(2, 4, 2, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    t = torch.linspace(0, 1, 3, dtype=torch.float64)
+    with torch.no_grad():
+        both = f.flow(x, t, method="rk4", step_size=0.1)
+        one = [f.flow(x[b], t, method="rk4", step_size=0.1) for b in range(2)]
+    assert both.shape == (2, 4, 3, 2)
+    for b in range(2):
+        assert (both[b] - one[b]).abs().max() < 1e-12
