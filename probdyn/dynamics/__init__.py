@@ -4,6 +4,11 @@
 - Neural fields: :class:`MLPField` (R^d), :class:`ConvField` and :class:`FNOField` (2-D
   grids; the FNO's pieces :class:`SpectralConv2d`, :class:`FourierLayer`),
   :class:`HamiltonianField` (learned Hamiltonian, symplectic by construction).
+- Shooting (Vialard et al. 2020): :class:`ShootingField` (UpDown model driven by K
+  Hamiltonian particles, integrated jointly with the data), the explicit and autodiff shooting
+  equations (:func:`updown_shooting_explicit`, :func:`updown_shooting_autodiff`,
+  :func:`hamiltonian_shooting_autodiff`), :func:`updown_theta`, :func:`updown_hamiltonian`,
+  :func:`updown_parameter_count`.
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
@@ -11,6 +16,17 @@
 from ._base import SumField, VectorField
 from ._hamiltonian import HamiltonianField
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
+from ._shooting import (
+    ShootingField,
+    hamiltonian_shooting_autodiff,
+    updown_hamiltonian,
+    updown_parameter_count,
+    updown_penalty,
+    updown_shooting_autodiff,
+    updown_shooting_explicit,
+    updown_theta,
+    updown_velocity,
+)
 from ._solve import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, solve
 
 __all__ = [
@@ -22,8 +38,17 @@ __all__ = [
     "FourierLayer",
     "HamiltonianField",
     "MLPField",
+    "ShootingField",
     "SpectralConv2d",
     "SumField",
     "VectorField",
+    "hamiltonian_shooting_autodiff",
     "solve",
+    "updown_hamiltonian",
+    "updown_parameter_count",
+    "updown_penalty",
+    "updown_shooting_autodiff",
+    "updown_shooting_explicit",
+    "updown_theta",
+    "updown_velocity",
 ]
