@@ -4,12 +4,14 @@
 - Neural fields: :class:`MLPField` (R^d), :class:`ConvField` and :class:`FNOField` (2-D
   grids; the FNO's pieces :class:`SpectralConv2d`, :class:`FourierLayer`),
   :class:`HamiltonianField` (learned Hamiltonian, symplectic by construction).
+- :class:`HybridField`: APHYNITY's ``F_p + F_a`` with the augmentation's norm.
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
 
 from ._base import SumField, VectorField
 from ._hamiltonian import HamiltonianField
+from ._hybrid import HybridField
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
 from ._solve import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, solve
 
@@ -21,6 +23,7 @@ __all__ = [
     "FNOField",
     "FourierLayer",
     "HamiltonianField",
+    "HybridField",
     "MLPField",
     "SpectralConv2d",
     "SumField",
