@@ -4,6 +4,7 @@
 - Neural fields: :class:`MLPField` (R^d), :class:`ConvField` and :class:`FNOField` (2-D
   grids; the FNO's pieces :class:`SpectralConv2d`, :class:`FourierLayer`),
   :class:`HamiltonianField` (learned Hamiltonian, symplectic by construction).
+- :class:`HybridField`: APHYNITY's ``F_p + F_a`` with the augmentation's norm.
 - Shooting (Vialard et al. 2020): :class:`ShootingField` (UpDown model driven by K
   Hamiltonian particles, integrated jointly with the data), the explicit and autodiff shooting
   equations (:func:`updown_shooting_explicit`, :func:`updown_shooting_autodiff`,
@@ -15,6 +16,7 @@
 
 from ._base import SumField, VectorField
 from ._hamiltonian import HamiltonianField
+from ._hybrid import HybridField
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
 from ._shooting import (
     ShootingField,
@@ -37,6 +39,7 @@ __all__ = [
     "FNOField",
     "FourierLayer",
     "HamiltonianField",
+    "HybridField",
     "MLPField",
     "ShootingField",
     "SpectralConv2d",

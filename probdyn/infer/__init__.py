@@ -6,10 +6,13 @@
   ``"delta"`` for MAP), mini-batching through the model's plates, early stopping.
 - :func:`run_nuts`: NUTS (sequential chains), a ``pyro.infer.MCMC`` for
   :func:`probdyn.io.to_inference_data`.
+- :func:`fit_aphynity`: APHYNITY's adaptive-Lagrangian training of a
+  :class:`~probdyn.dynamics.HybridField` (min ``||F_a||^2`` s.t. trajectories fitted).
 - :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
   trajectories, Adam on mini-batches, validation early stopping.
 """
 
+from ._aphynity import AphynityResult, fit_aphynity
 from ._fit import FitResult, fit_map, fit_mle, model_log_likelihood, parameter_values
 from ._mcmc import run_nuts
 from ._optim import OptimizationTrace, minimize
@@ -17,11 +20,13 @@ from ._svi import GUIDES, SVIResult, fit_svi
 from ._train import TrainResult, train_vector_field, trajectory_mse
 
 __all__ = [
+    "AphynityResult",
     "GUIDES",
     "FitResult",
     "OptimizationTrace",
     "SVIResult",
     "TrainResult",
+    "fit_aphynity",
     "fit_map",
     "fit_mle",
     "fit_svi",

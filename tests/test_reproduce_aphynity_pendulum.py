@@ -1,0 +1,52 @@
+"""The aphynity-pendulum reproduction: a tiny smoke run by default, the quick run as slow."""
+
+import math
+
+import pytest
+
+from probdyn.reproduce import get_experiment, run_experiment
+from probdyn.reproduce.aphynity_pendulum import PUBLISHED, run_pendulum
+
+METHODS = set(PUBLISHED)
+
+
+def _by(result):
+    return {(r["method"], r["metric"]): r for r in result.rows}
+
+
+def test_tiny_run_has_every_row_and_a_dataset():
+    get_experiment("aphynity-pendulum")  # registered through EXPERIMENT_MODULES
+    result = run_pendulum(3, 3, 12, 4, seed=0)
+    rows = _by(result)
+    assert {m for m, _ in rows} == METHODS
+    for method in METHODS:
+        ln, l10 = rows[(method, "ln_mse")], rows[(method, "log10_mse")]
+        assert ln["published"] == PUBLISHED[method][0]
+        assert ln["measured"] == pytest.approx(l10["measured"] * math.log(10))
+    assert rows[("APHYNITY Param ODE (omega0)", "Fa_norm2")]["published"] == 132.0
+    assert ("Param ODE (omega0)", "Fa_norm2") not in rows
+    assert rows[("Param ODE (omega0, alpha)", "pct_err_param")]["measured"] == pytest.approx(
+        (rows[("Param ODE (omega0, alpha)", "pct_err_T0")]["measured"]
+         + rows[("Param ODE (omega0, alpha)", "pct_err_alpha")]["measured"]) / 2)
+    # the true ODE with RK4 at dt = 0.5 is far better than any untrained model
+    assert rows[("True ODE", "ln_mse")]["measured"] < rows[("Neural ODE", "ln_mse")]["measured"]
+    ds = result.datasets["aphynity_pendulum_test"]
+    assert ds["observation"].dims == ("trajectory", "time", "channel")
+    assert ds.sizes["trajectory"] == 3 and ds.sizes["time"] == 12
+    assert len([v for v in ds.data_vars if v.startswith("prediction_")]) == len(METHODS)
+
+
+@pytest.mark.slow
+def test_quick_reproduction_shows_aphynity_gains(tmp_path):
+    result = run_experiment("aphynity-pendulum", quick=True, seed=0, out=tmp_path)
+    rows = _by(result)
+
+    def m(method, metric):
+        return rows[(method, metric)]["measured"]
+
+    inc, aph = "Param ODE (omega0)", "APHYNITY Param ODE (omega0)"
+    full, aph_full = "Param ODE (omega0, alpha)", "APHYNITY Param ODE (omega0, alpha)"
+    assert m(aph, "pct_err_T0") < 0.5 * m(inc, "pct_err_T0")
+    assert m(aph, "ln_mse") < m(inc, "ln_mse") - 2
+    assert m(aph_full, "pct_err_T0") < 2 and m(full, "pct_err_T0") < 2
+    assert m(aph_full, "Fa_norm2") < 0.1 * m(aph, "Fa_norm2")  # complete << incomplete
