@@ -41,7 +41,7 @@ def data():
     return torch.randn(20, 2, generator=g) + torch.tensor([1.0, -2.0])
 
 
-@pytest.mark.parametrize("guide", ["normal", "lowrank", "delta"])  # "mvn": LV test below
+@pytest.mark.parametrize("guide", ["normal", "lowrank", "delta", "laplace"])  # "mvn": below
 def test_fit_svi_recovers_conjugate_posterior(data, guide):
     pyro.clear_param_store()
     mean, sd = conjugate_posterior(data)
@@ -53,6 +53,32 @@ def test_fit_svi_recovers_conjugate_posterior(data, guide):
         draws = Predictive(conjugate_model, guide=fit.guide, num_samples=4000,
                            return_sites=["mu"])(data)["mu"]
         assert torch.allclose(draws.std(0).reshape(-1), sd, rtol=0.2)
+
+
+def test_laplace_guide_is_the_exact_gaussian_posterior_of_a_linear_regression():
+    # y_i ~ N(a + b x_i, 1), (a, b) ~ N(0, 3^2 I): posterior N(P^-1 X'y, P^-1), P = X'X + I/9,
+    # strongly correlated because every x_i > 0
+    g = torch.Generator().manual_seed(1)
+    x = 1.0 + torch.rand(30, generator=g, dtype=torch.float64)
+    y = 0.5 + 2.0 * x + torch.randn(30, generator=g, dtype=torch.float64)
+
+    def model(x, y):
+        coef = pyro.sample("coef", dist.Normal(torch.zeros(2, dtype=x.dtype), PRIOR_SD)
+                           .to_event(1))
+        with pyro.plate("data", len(x)):
+            pyro.sample("y", dist.Normal(coef[0] + coef[1] * x, 1.0), obs=y)
+
+    X = torch.stack([torch.ones_like(x), x], -1)
+    precision = X.T @ X + torch.eye(2, dtype=x.dtype) / PRIOR_SD**2
+    cov = torch.linalg.inv(precision)
+    mean = cov @ X.T @ y
+    pyro.clear_param_store()
+    fit = fit_svi(model, x, y, guide="laplace", steps=800, lr=0.05, seed=0, progress=False)
+    posterior = fit.guide.get_posterior()
+    # Adam reaches the MAP of this ridge only approximately; the Hessian is exact anywhere
+    assert ((posterior.mean - mean).abs() < 0.1 * cov.diag().sqrt()).all()
+    assert torch.allclose(posterior.covariance_matrix, cov, rtol=1e-6)
+    assert cov[0, 1] / cov.diag().prod().sqrt() < -0.9  # the correlation it must capture
 
 
 def test_fit_svi_minibatches_through_the_plate(data):
