@@ -155,6 +155,43 @@ def test_posterior_samples_match_brute_force_posterior():
         assert np.abs(emp - cov).max() < 0.05 * np.abs(cov).max()
 
 
+def _business_day_seasonal_model(T):
+    """Level + day-of-week one-hot state (d = 8) seen on business days only, as in the
+    local-global NKF: the Saturday/Sunday states are never observed and never diffuse, so the
+    filtered covariances mix variances of 1 with ones of 1e-6."""
+    f64 = {"dtype": torch.float64}
+    days = torch.arange(T) % 5  # Monday..Friday
+    onehot = torch.nn.functional.one_hot(days, 7).double()  # (T, 7)
+    d = 8
+    m0, P0 = torch.zeros(d, **f64), torch.eye(d, **f64)
+    F = torch.eye(d, **f64).expand(T, d, d)
+    Q = torch.diag_embed(torch.cat([torch.full((T, 1), 3e-6, **f64), 2e-6 * onehot], -1))
+    H = torch.cat([torch.ones(T, 1, **f64), onehot], -1).unsqueeze(-2)  # (T, 1, d)
+    R = torch.full((T, 1, 1), 4e-4, **f64)
+    return m0, P0, F, Q, H, R
+
+
+def test_posterior_samples_with_never_observed_states():
+    """Regression: the backward variance P^f - E P^p E' lost positive semi-definiteness to
+    rounding here and ``kalman_sample_posterior`` raised; the Joseph form keeps it."""
+    T = 40
+    m0, P0, F, Q, H, R = _business_day_seasonal_model(T)
+    g = torch.Generator().manual_seed(3)
+    y = 1.0 + 0.02 * torch.randn(T, 1, generator=g, dtype=torch.float64).cumsum(0)
+    y[5:9] = float("nan")
+    _, _, _, mean, cov = brute_force(y, m0, P0, F, Q, H, R)
+    n = 20000
+    for parallel in (False, True):
+        x = ops.kalman_sample_posterior(y, m0, P0, F, Q, H, R, sample_shape=(n,),
+                                        parallel=parallel, generator=g)
+        flat = x.reshape(n, -1).numpy()
+        se = np.sqrt(np.diag(cov) / n)
+        assert np.all(np.abs(flat.mean(0) - mean) < 5 * se + 1e-12)
+        assert np.abs(np.cov(flat.T) - cov).max() < 0.05 * np.abs(cov).max()
+        s = ops.kalman_smoother(y, m0, P0, F, Q, H, R, parallel=parallel)
+        np.testing.assert_allclose(s.loc.reshape(-1).numpy(), mean, atol=1e-8)
+
+
 def test_marginal_moments_match_joint_gaussian():
     from _models import joint_gaussian
 

@@ -207,7 +207,7 @@ def kalman_smoother(y, initial_loc, initial_cov, transition_matrix, transition_c
                  observation_matrix, observation_cov, mask)
     f = _run_filter(p, parallel, steady_state)
     E, g, L = backward_elements(f.predicted_loc, f.predicted_cov, f.filtered_loc,
-                                f.filtered_cov, p.F)
+                                f.filtered_cov, p.F, p.Q)
     ms, Ps = (smooth_parallel if parallel else smooth_sequential)(E, g, L)
     b = p.batch_shape
     return SmootherResult(_public(ms, 1, b), _public(Ps, 2, b), _publish_filter(f, b))
@@ -223,7 +223,7 @@ def kalman_sample_posterior(y, initial_loc, initial_cov, transition_matrix, tran
                  observation_matrix, observation_cov, mask)
     f = _run_filter(p, parallel, steady_state)
     E, g, L = backward_elements(f.predicted_loc, f.predicted_cov, f.filtered_loc,
-                                f.filtered_cov, p.F)
+                                f.filtered_cov, p.F, p.Q)
     g = g.expand((g.shape[0],) + p.batch_shape + g.shape[-1:])
     x = sample_backward(E, g, L, torch.Size(sample_shape), parallel, generator)
     return x.movedim(0, -2)

@@ -14,9 +14,16 @@ from ._scan import associative_scan
 from ._sqrt import psd_sqrt
 
 
-def backward_elements(mp, Pp, mf, Pf, F):
-    """(E, g, L) per step; the last step is (0, m^f_T, P^f_T)."""
-    F1 = _after_first(F)
+def backward_elements(mp, Pp, mf, Pf, F, Q):
+    """(E, g, L) per step; the last step is (0, m^f_T, P^f_T).
+
+    L_t is computed in the Joseph form ``(I - E_t F_{t+1}) P^f_t (I - E_t F_{t+1})' +
+    E_t Q_{t+1} E_t'``, equal to ``P^f_t - E_t P^p_{t+1} E_t'`` but a sum of positive
+    semi-definite terms: the difference form loses positive semi-definiteness to rounding
+    when P^f_t mixes large (diffuse, never observed) and tiny variances, as in seasonal
+    states of the local-global NKF, which made posterior sampling fail.
+    """
+    F1, Q1 = _after_first(F), _after_first(Q)
     P_next = Pp[1:]
     try:
         # E_t = P^f_t F' P_next^-1, from the symmetric P_next by a Cholesky solve
@@ -25,7 +32,9 @@ def backward_elements(mp, Pp, mf, Pf, F):
     except torch.linalg.LinAlgError:
         E = torch.linalg.lstsq(P_next, F1 @ Pf[:-1]).solution.mT
     g = mf[:-1] - _mv(E, mp[1:])
-    L = symmetrize(Pf[:-1] - E @ P_next @ E.mT)
+    eye = torch.eye(Pf.shape[-1], dtype=Pf.dtype, device=Pf.device)
+    A = eye - E @ F1
+    L = symmetrize(A @ Pf[:-1] @ A.mT + E @ Q1 @ E.mT)
     E = torch.cat([E, torch.zeros_like(E[:1])], 0)
     g = torch.cat([g, mf[-1:]], 0)
     L = torch.cat([L, Pf[-1:]], 0)
