@@ -52,10 +52,11 @@ S2     1.451 / 1.542       1.731 / 1.840     -2.99 / -3.68      0.700 / 0.807 / 
 metric. In the figures, on S1 the NKF's samples follow the cosine arcs of the three weekday
 groups (with longer tails than the bounded uniform) while DeepState's are elliptical blobs. On
 S2 the NKF reproduces the orientation of each group's cloud and the elongated shape of days 3-5,
-but not the two separate modes of the mixture (one elongated cloud spans both); days 1-2 and 6-7
-of S2 are dominated by the spread of ``x y`` across draws (the random-walk levels move by about
-0.35 over 120 days, which ``x y`` turns into about 5), so neither model's shape differs much
-there and the curve and line are not visible in the pooled targets either.
+but not the two separate modes of the mixture (one elongated cloud spans both). On days 1-2 and
+6-7 of S2 the pooled targets are dominated by the spread of ``x y`` across draws (the random-walk
+levels move by about 0.35 over 120 days, which ``x y`` turns into about 5), so the cosine and the
+line are not visible in the targets themselves: they are tilted bands, which the NKF's samples
+follow in orientation and DeepState's (independent series) much less.
 """
 
 from __future__ import annotations
