@@ -27,10 +27,11 @@ def test_tiny_run_writes_rows_figures_and_datasets(tmp_path):
         floor = {m for (meth, m) in rows if meth == f"{name}: fresh draws (sampling floor)"}
         assert floor == {"SW pooled (forecast vs fresh)", "SW per weekday (forecast vs fresh)"}
         ds = result.datasets[f"nkf_synthetic_{name.lower()}"]
-        assert ds["samples"].dims == ("method", "draw", "sample", "step", "series")
+        assert ds["samples"].dims == ("model", "draw", "sample", "step", "series")
         assert ds["samples"].shape == (2, exp.TINY["test_draws"], exp.TINY["num_samples"],
                                        exp.HORIZON, 2)
         assert np.isfinite(ds["samples"].values).all()
+        assert ds["samples"].sel(model="NKF").dims == ("draw", "sample", "step", "series")
         assert list(ds["weekday"].values[:7]) == [2, 3, 4, 5, 6, 7, 1]  # step 106 = 106 % 7
     for png in ("nkf_synthetic_scatter.png", "nkf_synthetic_zoom.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -243,12 +243,12 @@ def evaluate(dataset: str, settings: dict, seed: int, progress: bool = False):
                                               ("SW per weekday (forecast vs fresh)", sw_day))]
     methods = list(METHODS)
     ds = xr.Dataset(
-        {"samples": (("method", "draw", "sample", "step", "series"),
+        {"samples": (("model", "draw", "sample", "step", "series"),
                      np.stack([samples_all[m] for m in methods]).astype(np.float32)),
          "target": (("draw", "step", "series"), test_panels[:, cut:]),
          "history": (("draw", "history_step", "series"), test_panels[:, :cut]),
          "fresh": (("fresh_draw", "step", "series"), fresh)},
-        coords={"method": methods, "step": np.arange(cut, NUM_STEPS),
+        coords={"model": methods, "step": np.arange(cut, NUM_STEPS),
                 "weekday": ("step", weekday + 1), "series": ["series_1", "series_2"],
                 "history_step": np.arange(cut)},
         attrs={"dataset": dataset, "horizon": HORIZON, "num_steps": NUM_STEPS},
