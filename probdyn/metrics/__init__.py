@@ -12,9 +12,12 @@ raises ``ValueError``.
   CRPS-Sum numbers).
 - :func:`energy_score`: multivariate energy score over the series axis.
 - :func:`mse`, :func:`mae`, :func:`interval_coverage`.
+- :func:`wasserstein_1d`, :func:`sliced_wasserstein`: distances between two samples (e.g.
+  forecast draws and fresh draws of the true process), not scores against one target.
 """
 
 from ._crps import crps_ensemble
+from ._distance import sliced_wasserstein, wasserstein_1d
 from ._energy import energy_score
 from ._point import interval_coverage, mae, mse
 from ._sum import GLUONTS_QUANTILES, crps_sum, crps_sum_quantile_loss, gluonts_quantile
@@ -29,4 +32,6 @@ __all__ = [
     "interval_coverage",
     "mae",
     "mse",
+    "sliced_wasserstein",
+    "wasserstein_1d",
 ]
