@@ -18,12 +18,21 @@ Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspo
 (``pelts``; series hare, lynx), ``exchange_rate`` (``rate``; 8 series),
 ``exchange_rate_nips`` (``rate``; the GluonTS benchmark split, coordinate ``window``),
 ``air_temperature_ncep`` (``air``; 1325 grid points with lat/lon coordinates;
-:func:`grid_fields` reshapes it to ``(time, lat, lon)``).
+:func:`grid_fields` reshapes it to ``(time, lat, lon)``); the measured mechanical systems of
+Schmidt & Lipson (2009), ``state`` over ``time`` in seconds: ``schmidt_lipson_pendulum``
+(series theta [rad], omega [rad/s]), ``schmidt_lipson_oscillator`` (x, v) and
+``schmidt_lipson_coupled_oscillators`` (x1, x2, v1, v2).
 
 - :func:`grid_fields`: a gridded dataset as a ``(time, lat, lon)`` DataArray.
 """
 
-from . import _classic, _exchange, _gluonts, _gridded  # noqa: F401  (register the datasets)
+from . import (  # noqa: F401  (register the datasets)
+    _classic,
+    _exchange,
+    _gluonts,
+    _gridded,
+    _schmidt_lipson,
+)
 from ._exchange import EXCHANGE_RATE_SERIES
 from ._files import ENV_VAR, ChecksumError, data_dir
 from ._gridded import grid_fields

@@ -129,7 +129,7 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
                                        "lower lr or use a smaller step_size")
                 loss.backward()
                 opt.step()
-                total += float(loss) * batch.shape[0]
+                total += float(loss.detach()) * batch.shape[0]
             losses.append(total / y.shape[0])
             post = {"loss": f"{losses[-1]:.4g}"}
             if y_val is not None:
