@@ -12,6 +12,7 @@ or from its public URL) and keeps it only if the checksum matches.
 - :func:`register`: add a dataset (decorator on its loader).
 - :func:`data_dir`: the directory files are read from; :func:`fetch`: get a file.
 - :func:`synthetic_s1`, :func:`synthetic_s2`: the simulated S1/S2 sets of the NKF paper.
+- :func:`concentric_circles`: the 2-D two-circle classification toy (least action).
 
 Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspots`` and
 ``sunspots_monthly`` (``sunspots``), ``co2`` and ``co2_weekly`` (``co2``), ``lynx_hare``
@@ -39,6 +40,7 @@ from ._gridded import grid_fields
 from ._load import fetch, load
 from ._registry import DatasetInfo, UnknownDatasetError, describe, list_datasets, register
 from ._synthetic import synthetic_s1, synthetic_s2
+from ._toy import concentric_circles
 
 __all__ = [
     "ENV_VAR",
@@ -46,6 +48,7 @@ __all__ = [
     "ChecksumError",
     "DatasetInfo",
     "UnknownDatasetError",
+    "concentric_circles",
     "data_dir",
     "describe",
     "fetch",

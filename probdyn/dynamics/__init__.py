@@ -10,6 +10,10 @@
   equations (:func:`updown_shooting_explicit`, :func:`updown_shooting_autodiff`,
   :func:`hamiltonian_shooting_autodiff`), :func:`updown_theta`, :func:`updown_hamiltonian`,
   :func:`updown_parameter_count`.
+- Least action (thesis ch. 4.2): :class:`ResidualTransport` (a residual network ``x_{k+1} =
+  x_k + v_k(x_k)`` of :class:`ResidualBlock`), :func:`kinetic_energy` (``∫ ||f||^2 dt`` along
+  a solution, as an extra ODE state), :func:`transport_cost` (``sum_k ||x_{k+1} - x_k||^2 /
+  dt`` of a path).
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
@@ -17,6 +21,7 @@
 from ._base import SumField, VectorField
 from ._hamiltonian import HamiltonianField
 from ._hybrid import HybridField
+from ._least_action import ResidualBlock, ResidualTransport, kinetic_energy, transport_cost
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
 from ._shooting import (
     ShootingField,
@@ -41,12 +46,16 @@ __all__ = [
     "HamiltonianField",
     "HybridField",
     "MLPField",
+    "ResidualBlock",
+    "ResidualTransport",
     "ShootingField",
     "SpectralConv2d",
     "SumField",
     "VectorField",
     "hamiltonian_shooting_autodiff",
+    "kinetic_energy",
     "solve",
+    "transport_cost",
     "updown_hamiltonian",
     "updown_parameter_count",
     "updown_penalty",

@@ -9,11 +9,24 @@
 - :func:`fit_aphynity`: APHYNITY's adaptive-Lagrangian training of a
   :class:`~probdyn.dynamics.HybridField` (min ``||F_a||^2`` s.t. trajectories fitted).
 - :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
-  trajectories, Adam on mini-batches, validation early stopping.
+  trajectories, Adam on mini-batches, validation early stopping; optional least-action
+  (kinetic-energy) regulariser.
+- Least action (thesis ch. 4.2, LAP-Net): :class:`LeastActionMultiplier` (Algorithm 4's
+  Uzawa multiplier), :class:`FixedPenalty`, :func:`fit_transport_classifier` (a residual or
+  ODE transport plus a classifier head, with or without the regulariser) and
+  :func:`evaluate_transport_classifier`.
 """
 
 from ._aphynity import AphynityResult, fit_aphynity
 from ._fit import FitResult, fit_map, fit_mle, model_log_likelihood, parameter_values
+from ._least_action import (
+    ClassifierResult,
+    FixedPenalty,
+    LeastActionMultiplier,
+    evaluate_transport_classifier,
+    fit_transport_classifier,
+    transport_and_cost,
+)
 from ._mcmc import run_nuts
 from ._optim import OptimizationTrace, minimize
 from ._svi import GUIDES, SVIResult, fit_svi
@@ -21,19 +34,25 @@ from ._train import TrainResult, train_vector_field, trajectory_mse
 
 __all__ = [
     "AphynityResult",
+    "ClassifierResult",
+    "FixedPenalty",
     "GUIDES",
+    "LeastActionMultiplier",
     "FitResult",
     "OptimizationTrace",
     "SVIResult",
     "TrainResult",
+    "evaluate_transport_classifier",
     "fit_aphynity",
     "fit_map",
     "fit_mle",
     "fit_svi",
+    "fit_transport_classifier",
     "minimize",
     "model_log_likelihood",
     "parameter_values",
     "run_nuts",
     "train_vector_field",
+    "transport_and_cost",
     "trajectory_mse",
 ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ..dynamics import solve
+from ..dynamics import kinetic_energy, solve
+from ._least_action import LeastActionMultiplier, as_regulariser
 
 
 @dataclass
@@ -27,6 +28,11 @@ class TrainResult:
         early stopping / validation, else the last).
     stopped_early : bool
     seed : int or None
+    kinetic_energies : list of float
+        With ``least_action``: the mean kinetic energy ``∫ ||f(t, x_t)||^2 dt`` of the
+        predicted trajectories per epoch (else empty).
+    multipliers : list of float
+        With a :class:`LeastActionMultiplier`: its value after each update (else empty).
     """
 
     losses: list = field(repr=False)
@@ -34,6 +40,8 @@ class TrainResult:
     best_epoch: int
     stopped_early: bool
     seed: int | None = None
+    kinetic_energies: list = field(default_factory=list, repr=False)
+    multipliers: list = field(default_factory=list, repr=False)
 
 
 def _check_trajectories(y, t, name: str):
@@ -57,11 +65,18 @@ def trajectory_mse(field, y, t, **solve_kwargs) -> torch.Tensor:
     return ((pred[:, 1:] - y[:, 1:]) ** 2).mean()
 
 
+def _mse_and_energy(field, y, t, **solve_kwargs):
+    """``(MSE, mean kinetic energy over [t_0, t_end])`` of the solutions from ``y[:, 0]``."""
+    pred, energy = kinetic_energy(field, y[:, 0], t, state_shape=y.shape[2:], **solve_kwargs)
+    return ((pred[:, 1:] - y[:, 1:]) ** 2).mean(), energy[:, -1].mean()
+
+
 def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
                        batch_size: int | None = None, lr: float = 1e-3,
                        method: str = "rk4", step_size: float | None = None,
                        y_val=None, patience: int | None = None, seed: int | None = 0,
-                       progress: bool = True, **solve_kwargs) -> TrainResult:
+                       progress: bool = True, least_action=None,
+                       **solve_kwargs) -> TrainResult:
     """Fit the parameters of ``field`` to trajectories by maximum likelihood (MSE), in place.
 
     Each epoch shuffles the trajectories into mini-batches of ``batch_size``; for each, the
@@ -88,7 +103,14 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
         Seeds the shuffling (``torch.manual_seed``).
     progress : bool
         tqdm bar over epochs with the losses.
+    least_action : None, float, FixedPenalty or LeastActionMultiplier
+        The least-action regulariser (thesis ch. 4.2): also penalise the kinetic energy
+        ``C = mean_b ∫ ||field(t, x_t)||^2 dt`` of the predicted trajectories, integrated
+        with them as an extra ODE state. A float ``w`` minimises ``MSE + w C``; a
+        :class:`~probdyn.infer.LeastActionMultiplier` runs Algorithm 4 (``C / lambda + MSE``
+        with ``lambda`` raised by ``tau * MSE`` every ``inner_steps`` batches).
     """
+    regulariser = as_regulariser(least_action)
     if not isinstance(field, torch.nn.Module):
         raise ValueError(f"field must be an nn.Module, got {type(field).__name__}")
     params = [p for p in field.parameters() if p.requires_grad]
@@ -114,24 +136,35 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     opt = torch.optim.Adam(params, lr=lr)
     kw = dict(method=method, step_size=step_size, **solve_kwargs)
-    losses, val_losses = [], []
+    losses, val_losses, energies = [], [], []
     best, best_state, best_epoch, bad, stopped = math.inf, None, 0, 0, False
     with tqdm(total=int(epochs), desc="train", disable=not progress, leave=False) as bar:
         for epoch in range(int(epochs)):
             order = torch.randperm(y.shape[0], generator=generator)
-            total = 0.0
+            total = total_energy = 0.0
             for start in range(0, y.shape[0], batch_size):
                 batch = y[order[start:start + batch_size]]
                 opt.zero_grad()
-                loss = trajectory_mse(field, batch, t, **kw)
-                if not torch.isfinite(loss):
-                    raise RuntimeError(f"training loss is {float(loss)} in epoch {epoch}: "
+                if regulariser is None:
+                    loss = objective = trajectory_mse(field, batch, t, **kw)
+                else:
+                    loss, energy = _mse_and_energy(field, batch, t, **kw)
+                    objective = regulariser.objective(energy, loss)
+                    total_energy += float(energy.detach()) * batch.shape[0]
+                if not torch.isfinite(objective):
+                    raise RuntimeError(f"training loss is {float(objective)} in epoch {epoch}: "
                                        "lower lr or use a smaller step_size")
-                loss.backward()
+                objective.backward()
                 opt.step()
-                total += float(loss.detach()) * batch.shape[0]
+                loss = loss.detach()
+                if regulariser is not None:
+                    regulariser.update(float(loss))
+                total += float(loss) * batch.shape[0]
             losses.append(total / y.shape[0])
             post = {"loss": f"{losses[-1]:.4g}"}
+            if regulariser is not None:
+                energies.append(total_energy / y.shape[0])
+                post["energy"] = f"{energies[-1]:.4g}"
             if y_val is not None:
                 with torch.no_grad():
                     val = float(trajectory_mse(field, y_val, t, **kw))
@@ -151,4 +184,6 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
         field.load_state_dict(best_state)
     else:
         best_epoch = len(losses) - 1
-    return TrainResult(losses, val_losses, best_epoch, stopped, seed)
+    multipliers = (list(regulariser.history)
+                   if isinstance(regulariser, LeastActionMultiplier) else [])
+    return TrainResult(losses, val_losses, best_epoch, stopped, seed, energies, multipliers)
