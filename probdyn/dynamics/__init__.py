@@ -10,11 +10,16 @@
   equations (:func:`updown_shooting_explicit`, :func:`updown_shooting_autodiff`,
   :func:`hamiltonian_shooting_autodiff`), :func:`updown_theta`, :func:`updown_hamiltonian`,
   :func:`updown_parameter_count`.
+- Several environments (LEADS): :class:`MultiEnvironmentField` (``f + g_e`` on states
+  ``(E, B, d)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
+  batched product; shared with ``num_envs=1``; FT-NODE codes with ``env_bias``),
+  :func:`spectral_norms` (batched power iteration).
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
 
 from ._base import SumField, VectorField
+from ._environments import EnvironmentMLP, MultiEnvironmentField, spectral_norms
 from ._hamiltonian import HamiltonianField
 from ._hybrid import HybridField
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
@@ -36,17 +41,20 @@ __all__ = [
     "FIXED_STEP_METHODS",
     "METHODS",
     "ConvField",
+    "EnvironmentMLP",
     "FNOField",
     "FourierLayer",
     "HamiltonianField",
     "HybridField",
     "MLPField",
+    "MultiEnvironmentField",
     "ShootingField",
     "SpectralConv2d",
     "SumField",
     "VectorField",
     "hamiltonian_shooting_autodiff",
     "solve",
+    "spectral_norms",
     "updown_hamiltonian",
     "updown_parameter_count",
     "updown_penalty",

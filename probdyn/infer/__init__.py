@@ -8,12 +8,15 @@
   :func:`probdyn.io.to_inference_data`.
 - :func:`fit_aphynity`: APHYNITY's adaptive-Lagrangian training of a
   :class:`~probdyn.dynamics.HybridField` (min ``||F_a||^2`` s.t. trajectories fitted).
+- :func:`fit_leads`: LEADS training of a :class:`~probdyn.dynamics.MultiEnvironmentField`
+  over environments (penalty ``Omega(g_e)``, scheduled sampling).
 - :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
   trajectories, Adam on mini-batches, validation early stopping.
 """
 
 from ._aphynity import AphynityResult, fit_aphynity
 from ._fit import FitResult, fit_map, fit_mle, model_log_likelihood, parameter_values
+from ._leads import LeadsResult, fit_leads, rollout, trajectory_mse_per_env
 from ._mcmc import run_nuts
 from ._optim import OptimizationTrace, minimize
 from ._svi import GUIDES, SVIResult, fit_svi
@@ -22,18 +25,22 @@ from ._train import TrainResult, train_vector_field, trajectory_mse
 __all__ = [
     "AphynityResult",
     "GUIDES",
+    "LeadsResult",
     "FitResult",
     "OptimizationTrace",
     "SVIResult",
     "TrainResult",
     "fit_aphynity",
+    "fit_leads",
     "fit_map",
     "fit_mle",
     "fit_svi",
     "minimize",
     "model_log_likelihood",
     "parameter_values",
+    "rollout",
     "run_nuts",
     "train_vector_field",
     "trajectory_mse",
+    "trajectory_mse_per_env",
 ]
