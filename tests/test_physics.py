@@ -82,6 +82,10 @@ def test_simulate_lotka_volterra_environments_scipy_and_invariant():
     assert np.allclose(t, np.arange(20) * 0.5)
     x0 = ds["state"].values[:, 0]
     assert ((x0 >= 1) & (x0 <= 2)).all()
+    # the j-th initial state is the same in every environment (LEADS [T:3429-3432])
+    per_env = x0.reshape(10, 2, 2)
+    assert np.array_equal(per_env, np.broadcast_to(per_env[:1], per_env.shape))
+    assert not np.allclose(per_env[0, 0], per_env[0, 1])
     for i in (0, 5, 19):
         env = int(ds["env"].values[i])
         params = tuple(float(ds[n].values[env]) for n in ("alpha", "beta", "gamma", "delta"))

@@ -14,11 +14,16 @@
   x_k + v_k(x_k)`` of :class:`ResidualBlock`), :func:`kinetic_energy` (``∫ ||f||^2 dt`` along
   a solution, as an extra ODE state), :func:`transport_cost` (``sum_k ||x_{k+1} - x_k||^2 /
   dt`` of a path).
+- Several environments (LEADS): :class:`MultiEnvironmentField` (``f + g_e`` on states
+  ``(E, B, d)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
+  batched product; shared with ``num_envs=1``; FT-NODE codes with ``env_bias``),
+  :func:`spectral_norms` (batched power iteration).
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
 
 from ._base import SumField, VectorField
+from ._environments import EnvironmentMLP, MultiEnvironmentField, spectral_norms
 from ._hamiltonian import HamiltonianField
 from ._hybrid import HybridField
 from ._least_action import ResidualBlock, ResidualTransport, kinetic_energy, transport_cost
@@ -41,6 +46,7 @@ __all__ = [
     "FIXED_STEP_METHODS",
     "METHODS",
     "ConvField",
+    "EnvironmentMLP",
     "FNOField",
     "FourierLayer",
     "HamiltonianField",
@@ -48,6 +54,7 @@ __all__ = [
     "MLPField",
     "ResidualBlock",
     "ResidualTransport",
+    "MultiEnvironmentField",
     "ShootingField",
     "SpectralConv2d",
     "SumField",
@@ -56,6 +63,7 @@ __all__ = [
     "kinetic_energy",
     "solve",
     "transport_cost",
+    "spectral_norms",
     "updown_hamiltonian",
     "updown_parameter_count",
     "updown_penalty",

@@ -8,6 +8,8 @@
   :func:`probdyn.io.to_inference_data`.
 - :func:`fit_aphynity`: APHYNITY's adaptive-Lagrangian training of a
   :class:`~probdyn.dynamics.HybridField` (min ``||F_a||^2`` s.t. trajectories fitted).
+- :func:`fit_leads`: LEADS training of a :class:`~probdyn.dynamics.MultiEnvironmentField`
+  over environments (penalty ``Omega(g_e)``, scheduled sampling).
 - :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
   trajectories, Adam on mini-batches, validation early stopping; optional least-action
   (kinetic-energy) regulariser.
@@ -19,6 +21,7 @@
 
 from ._aphynity import AphynityResult, fit_aphynity
 from ._fit import FitResult, fit_map, fit_mle, model_log_likelihood, parameter_values
+from ._leads import LeadsResult, fit_leads, rollout, trajectory_mse_per_env
 from ._least_action import (
     ClassifierResult,
     FixedPenalty,
@@ -38,12 +41,14 @@ __all__ = [
     "FixedPenalty",
     "GUIDES",
     "LeastActionMultiplier",
+    "LeadsResult",
     "FitResult",
     "OptimizationTrace",
     "SVIResult",
     "TrainResult",
     "evaluate_transport_classifier",
     "fit_aphynity",
+    "fit_leads",
     "fit_map",
     "fit_mle",
     "fit_svi",
@@ -51,8 +56,10 @@ __all__ = [
     "minimize",
     "model_log_likelihood",
     "parameter_values",
+    "rollout",
     "run_nuts",
     "train_vector_field",
     "transport_and_cost",
     "trajectory_mse",
+    "trajectory_mse_per_env",
 ]

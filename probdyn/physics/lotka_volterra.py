@@ -105,9 +105,10 @@ def simulate_lotka_volterra(environments="train", trajectories_per_environment: 
                             atol: float = 1e-10, progress: bool = True):
     """Lotka-Volterra trajectories in several environments (LEADS, thesis A.3.4.1).
 
-    Initial states ``(u, v) ~ U([1, 2]^2)``; trajectory ``j`` of environment ``e`` (global
-    index ``i = e * n + j``) draws it from ``numpy.random.RandomState(s_i)`` with ``s_i = seed
-    + i`` (``"train"``) or ``2**31 - 1 - (seed + i)`` (``"test"``), like the official code.
+    Initial states ``(u, v) ~ U([1, 2]^2)``, shared across environments (thesis
+    [T:3429-3432]: the j-th trajectory starts from the same state in every environment):
+    trajectory ``j`` draws it from ``numpy.random.RandomState(s_j)`` with ``s_j = seed + j``
+    (``"train"``) or ``2**31 - 1 - (seed + j)`` (``"test"``), like the official code.
     Solved in float64 with torchdiffeq's ``dopri8`` at ``rtol``/``atol``.
 
     Parameters
@@ -137,9 +138,10 @@ def simulate_lotka_volterra(environments="train", trajectories_per_environment: 
         raise ValueError(f"trajectories_per_environment must be a positive integer, got {n!r}")
     if not (noise >= 0 and math.isfinite(noise)):
         raise ValueError(f"noise must be non-negative and finite, got {noise!r}")
-    seeds = split_seeds(split, seed, env.shape[0] * int(n))
+    seeds = split_seeds(split, seed, int(n))
     x0 = torch.tensor(np.stack([np.random.RandomState(s).uniform(1.0, 2.0, 2) for s in tqdm(
         seeds, desc="initial states", disable=not progress, leave=False)]), dtype=torch.float64)
+    x0 = x0.repeat(env.shape[0], 1)  # (E * n, 2): the same n initial states in every env
     per_traj = torch.tensor(np.repeat(env, int(n), axis=0), dtype=torch.float64)  # (B, 4)
     with float64_default():
         field = LotkaVolterra(*per_traj.T)

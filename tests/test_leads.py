@@ -1,0 +1,142 @@
+"""LEADS pieces (thesis 3.4): batched per-environment networks against per-environment
+loops, the penalty's mechanics (power iteration vs torch's spectral norm), scheduled
+sampling's limits, and training."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from probdyn.dynamics import EnvironmentMLP, MultiEnvironmentField, solve, spectral_norms
+from probdyn.infer import fit_leads, rollout, trajectory_mse_per_env
+from probdyn.physics import simulate_lotka_volterra
+
+
+def _mlp_by_hand(net, e, x):
+    """Environment e's network with plain 2-D operations (the oracle)."""
+    slopes = F.softplus(net.betas)
+    h = x
+    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+        i = e if net.num_envs > 1 else 0
+        h = h @ w[i] + b[i, 0]
+        if net.env_bias is not None:
+            # the one-hot code concatenated to the layer input: [h_prev; onehot] @ [W; C]
+            h = h + net.code_biases[k][e, 0]
+        if k < len(net.weights) - 1:
+            h = h * torch.sigmoid(h * slopes[k, i, 0, 0]) / 1.1
+    return h
+
+
+@pytest.mark.parametrize("kind", ["specific", "shared", "coded"])
+def test_batched_networks_equal_per_environment_loops(kind):
+    torch.manual_seed(0)
+    E = 4
+    net = {"specific": EnvironmentMLP(E, 3, hidden=8, layers=2),
+           "shared": EnvironmentMLP(1, 3, hidden=8, layers=2),
+           "coded": EnvironmentMLP(1, 3, hidden=8, layers=2, env_bias=E)}[kind]
+    with torch.no_grad():  # non-trivial betas and codes
+        net.betas.uniform_(-1, 1)
+        if net.env_bias is not None:
+            for c in net.code_biases:
+                c.normal_()
+    x = torch.randn(E, 5, 3)
+    out = net(x)
+    for e in range(E):
+        assert torch.allclose(out[e], _mlp_by_hand(net, e, x[e]), atol=1e-6)
+
+
+def test_power_iteration_matches_spectral_norm_and_carries_gradients():
+    torch.manual_seed(1)
+    w = torch.randn(3, 6, 4, requires_grad=True)
+    u = F.normalize(torch.randn(3, 4), dim=-1)
+    sigma = spectral_norms(w, u, iterations=20)
+    exact = torch.linalg.matrix_norm(w.detach(), ord=2)
+    assert torch.allclose(sigma.detach(), exact, rtol=1e-3)
+    # the gradient of the top singular value is u1 v1^T
+    sigma.sum().backward()
+    U, S, Vh = torch.linalg.svd(w.detach())
+    expected = torch.einsum("ei,ej->eij", U[:, :, 0], Vh[:, 0, :])
+    assert torch.allclose(w.grad, expected, atol=1e-3)
+
+
+def test_penalty_mechanics():
+    torch.manual_seed(2)
+    field = MultiEnvironmentField(EnvironmentMLP(1, 2), EnvironmentMLP(3, 2))
+    x = torch.rand(3, 4, 20, 2) + 0.5
+    pen = field.penalty(x, alpha=1e-2)
+    assert pen > 0
+    pen.backward()
+    assert all(p.grad is None for p in field.shared.parameters())  # only g_e is penalised
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in field.specific.parameters())
+    # g = 0: both terms vanish
+    with torch.no_grad():
+        for w in field.specific.weights:
+            w.zero_()
+    assert float(field.penalty(x, alpha=1e-2).detach()) == 0.0
+    # no environment part: no penalty (One-For-All, FT-NODE)
+    shared_only = MultiEnvironmentField(EnvironmentMLP(1, 2), None)
+    assert float(shared_only.penalty(x, alpha=1.0).detach()) == 0.0
+
+
+def test_penalty_output_term_is_the_relative_norm():
+    torch.manual_seed(3)
+    field = MultiEnvironmentField(None, EnvironmentMLP(2, 2, hidden=4, layers=1))
+    x = torch.rand(2, 5, 2) + 0.1
+    g = field.specific(x)
+    expected = sum(((g[e].norm(dim=-1) / (x[e].norm(dim=-1) + 1e-5)) ** 2).mean()
+                   for e in range(2))
+    assert torch.allclose(field.penalty(x, alpha=0.0), expected)
+
+
+def test_scheduled_sampling_limits():
+    torch.manual_seed(4)
+    field = MultiEnvironmentField(EnvironmentMLP(1, 2, hidden=8, layers=1), None)
+    y = torch.rand(2, 3, 6, 2)
+    t = torch.linspace(0, 2.5, 6)
+    with torch.no_grad():
+        free = rollout(field, y, t)
+        assert torch.allclose(free, solve(field, y[:, :, 0], t, method="rk4"))
+        assert torch.allclose(rollout(field, y, t, torch.zeros(5, dtype=torch.bool)), free)
+        forced = rollout(field, y, t, torch.ones(5, dtype=torch.bool))
+        # every step restarts from the data: one-step teacher forcing
+        for k in range(5):
+            step = solve(field, y[:, :, k], t[k:k + 2], method="rk4")[:, :, -1]
+            assert torch.allclose(forced[:, :, k + 1], step, atol=1e-6)
+        assert torch.equal(forced[:, :, 0], y[:, :, 0])
+
+
+def test_fit_leads_reduces_the_loss_on_lotka_volterra():
+    ds = simulate_lotka_volterra("train", 1, num_steps=10, progress=False)
+    y = torch.tensor(ds["state"].values.reshape(10, 1, 10, 2), dtype=torch.float32)
+    t = torch.tensor(ds["time"].values, dtype=torch.float32)
+    torch.manual_seed(0)
+    field = MultiEnvironmentField(EnvironmentMLP(1, 2, hidden=16), EnvironmentMLP(10, 2,
+                                                                                  hidden=16))
+    before = float(trajectory_mse_per_env(field, y, t).mean())
+    fit = fit_leads(field, y, t, iterations=60, lr=3e-3, teacher_forcing=0.9, decay_every=5,
+                    y_val=y, eval_every=20, progress=False)
+    after = float(trajectory_mse_per_env(field, y, t).mean())
+    assert after < 0.5 * before
+    assert len(fit.losses) == 60 and len(fit.validation_mses) == 3
+    assert min(v for _, v in fit.validation_mses) == pytest.approx(after, rel=1e-5)
+    assert all(p > 0 for p in fit.penalties)
+
+
+def test_fit_leads_bad_inputs():
+    field = MultiEnvironmentField(None, EnvironmentMLP(3, 2, hidden=4, layers=1))
+    t = torch.linspace(0, 1, 4)
+    with pytest.raises(ValueError, match="environments"):
+        fit_leads(field, torch.rand(2, 1, 4, 2), t, iterations=1, progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        fit_leads(field, torch.full((3, 1, 4, 2), float("nan")), t, iterations=1,
+                  progress=False)
+    with pytest.raises(ValueError, match="teacher_forcing"):
+        fit_leads(field, torch.rand(3, 1, 4, 2), t, teacher_forcing=2.0, progress=False)
+    with pytest.raises(ValueError, match="shape"):
+        fit_leads(field, torch.rand(3, 4, 2), t, progress=False)
+    with pytest.raises(ValueError, match="MultiEnvironmentField"):
+        fit_leads(torch.nn.Linear(2, 2), torch.rand(3, 1, 4, 2), t, progress=False)
+    with pytest.raises(ValueError, match="specific"):
+        MultiEnvironmentField(None, None)
+    with pytest.raises(ValueError, match="environments"):
+        field(0.0, torch.rand(5, 1, 2))
