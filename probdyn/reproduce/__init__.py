@@ -23,7 +23,7 @@ from ._result import ExperimentResult
 # and an import error is a real error (not skipped).
 EXPERIMENT_MODULES: list[str] = [
     "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "aphynity_pendulum", "leads_lv",
-    "least_action_circles",
+    "least_action_circles", "ode_recovery",
 ]
 # ---------------------------------------------------------------------------------------------
 
