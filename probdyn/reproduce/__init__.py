@@ -21,7 +21,8 @@ from ._result import ExperimentResult
 # EXPERIMENT_MODULES: modules of probdyn/reproduce/ that define experiments. Add a module's
 # name here when it lands (e.g. "nile" for probdyn/reproduce/nile.py); it is imported by name,
 # and an import error is a real error (not skipped).
-EXPERIMENT_MODULES: list[str] = ["nile", "lynx_hare", "nkf_exchange", "aphynity_pendulum"]
+EXPERIMENT_MODULES: list[str] = ["nile", "lynx_hare", "nkf_exchange", "aphynity_pendulum",
+                                 "nkf_missing"]
 # ---------------------------------------------------------------------------------------------
 
 for _module in EXPERIMENT_MODULES:
