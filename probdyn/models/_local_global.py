@@ -326,7 +326,16 @@ class LocalGlobalNKF(nn.Module):
     def _scaled_log_prob(self, y_scaled, params):
         """log p(y / s) of windows (B, T, N): sum of N scalar Kalman filters + log-dets (B,)."""
         z, ld = pseudo_observations(self.flow, y_scaled)
-        local = self.local_ssm(params).log_prob(z.transpose(-1, -2).unsqueeze(-1))
+        z = z.transpose(-1, -2).unsqueeze(-1)  # (B, N, T, 1)
+        # a series with no observation in a window contributes log 1 = 0 (many missing
+        # steps); LinearGaussianSSM refuses such a series, so it is scored on a placeholder
+        # and masked out (no gradient flows through the placeholder)
+        empty = torch.isnan(z).flatten(-2).all(-1)  # (B, N)
+        if bool(empty.any()):
+            z = torch.where(empty[..., None, None], 0.0, z)
+        local = self.local_ssm(params).log_prob(z)
+        if bool(empty.any()):
+            local = torch.where(empty, 0.0, local)
         return local.sum(-1) + ld.sum(-1)
 
     def window_log_prob(self, y, features, seasons):

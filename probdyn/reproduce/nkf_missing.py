@@ -163,7 +163,7 @@ def impute_blocks(model: LocalGlobalNKF, y_missing: xr.DataArray, train_length: 
             z_paths = imputation.samples[..., 0].transpose(-1, -2)  # (S, K, L, N)
             loc_z = imputation.loc_z[..., 0].transpose(-1, -2)
             y_paths = torch.where(torch.isnan(y_s), model.flow(z_paths), y_s)
-    samples = (y_paths * s).numpy()
+    samples = torch.where(torch.isnan(y), y_paths * s, y).numpy()  # observed: exactly y
     if not np.isfinite(samples).all():
         raise ValueError("imputation produced non-finite values")
     return samples, np.asarray(starts), loc_z.numpy()
