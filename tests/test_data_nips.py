@@ -106,6 +106,11 @@ def test_daily_archive_with_freq_key_and_a_training_range_overlapping_the_test(t
     assert pd.DatetimeIndex(ds.time.values).equals(pd.date_range("2012-01-01", periods=60))
     np.testing.assert_array_equal(ds.window.values, np.repeat([0, 1, 2, 3, 4], [20, 10, 10,
                                                                                10, 10]))
+    make_archive(tmp_path / "e.tar.gz", "daily_nips", values, 30, [30, 40, 50, 60], {},
+                 "2012-01-01")  # metadata without a frequency: the registered one is used
+    unstated = nips_dataset(tmp_path / "e.tar.gz", spec)
+    assert unstated.attrs["archive_freq"] == "not stated (registered: D)"
+    np.testing.assert_array_equal(unstated.views.values, ds.views.values)
     with pytest.raises(ValueError, match="expected 5 rolling test windows, got 4"):
         nips_dataset(tmp_path / "d.tar.gz", spec.__class__(**{**spec.__dict__,
                                                               "num_windows": 5}))

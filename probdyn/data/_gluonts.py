@@ -49,14 +49,15 @@ class RollingSplit:
     """The content of a ``*_nips`` archive.
 
     ``values (T, N)`` is the longest test window (it contains the training range and every
-    other window); ``start`` the first date (str), ``freq`` the archive's time granularity;
+    other window); ``start`` the first date (str), ``freq`` the archive's time granularity
+    (None when its metadata.json states none);
     ``train_length`` the length of the training entries; ``window_ends`` the end (exclusive
     step index) of each rolling test window, increasing by ``prediction_length``.
     """
 
     values: np.ndarray
     start: str
-    freq: str
+    freq: str | None
     train_length: int
     window_ends: tuple[int, ...]
     prediction_length: int
@@ -152,9 +153,9 @@ def read_rolling_split(path: Path, root: str, num_series: int, prediction_length
         meta = json.loads(_read_text(archive, f"{root}/metadata/metadata.json"))
         train = _read_json_lines(archive, f"{root}/train")
         test = _read_json_lines(archive, f"{root}/test")
-    freq = meta.get("time_granularity", meta.get("freq"))
-    if not isinstance(freq, str):
-        raise ValueError(f"{path}: metadata.json has no 'time_granularity' or 'freq'")
+    freq = meta.get("time_granularity", meta.get("freq")) if isinstance(meta, dict) else None
+    if freq is not None and not isinstance(freq, str):
+        raise ValueError(f"{path}: metadata.json gives a non-string frequency {freq!r}")
     N = int(num_series)
     if len(train) != N or not test or len(test) % N:
         raise ValueError(f"{path}: expected {N} training series and a multiple of {N} test "
@@ -214,10 +215,11 @@ def nips_dataset(path: Path, spec: NipsSpec) -> xr.Dataset:
     range: the leak-free training range :func:`probdyn.models.backtest` starts from),
     ``archive_train_length`` (length of the archive's training entries; equal unless the
     archive's training range overlaps the first test window), ``prediction_length``,
-    ``num_test_windows``, ``archive_freq``."""
+    ``num_test_windows``, ``archive_freq`` (the archive's frequency; when its metadata states
+    none, the registered one is used and this says so)."""
     split = read_rolling_split(path, spec.root, spec.num_series, spec.prediction_length,
                                spec.num_windows)
-    if _PANDAS_FREQ.get(split.freq) != _PANDAS_FREQ[spec.freq]:
+    if split.freq is not None and _PANDAS_FREQ.get(split.freq) != _PANDAS_FREQ[spec.freq]:
         raise ValueError(f"{path}: expected time granularity {spec.freq!r}, got {split.freq!r}")
     T = split.values.shape[0]
     freq = _PANDAS_FREQ[spec.freq]
@@ -236,7 +238,8 @@ def nips_dataset(path: Path, spec: NipsSpec) -> xr.Dataset:
     ds.attrs.update(train_length=int(split.test_start),
                     archive_train_length=int(split.train_length),
                     prediction_length=int(split.prediction_length),
-                    num_test_windows=int(split.num_windows), archive_freq=split.freq)
+                    num_test_windows=int(split.num_windows),
+                    archive_freq=split.freq or f"not stated (registered: {spec.freq})")
     return ds
 
 
