@@ -67,13 +67,14 @@ imputation CRPS-N NKF 0.0030 0.0043 0.0105, DeepState 0.0051 0.0058 0.0132, inte
 interpolation 0.0046 0.0076 0.0150). From 10 % to 90 % the NKF's CRPS-Sum-N grows x1.36,
 DeepState's x1.8 (Table S5's NKF on elec: x1.7).
 
-Reading: on exchange rates the forecast error grows slowly up to 50 % and then faster (x3.5
-from 10 % to 90 % for NKF, x5.6 for DeepState; Table S5's NKF: x1.7 on elec), and NKF beats
-DeepState at every rate. Interpolating daily exchange rates is hard to beat: the quick models
-impute worse than linear interpolation except at 90 % on ETTh1, where the gaps are long and
-both models' seasonality helps. On ETTh1 the quick NKF's forecasts are far worse than
-DeepState's (its RealNVP is barely trained in 24 steps); its forecast score even improves
-with p there, so the quick ETTh1 forecast rows say little.
+Reading of the quick run: on exchange rates the forecast error grows slowly up to 50 % and
+then faster (x3.5 from 10 % to 90 % for NKF, x5.6 for DeepState; Table S5's NKF: x1.7 on
+elec), and NKF beats DeepState at every rate; the larger run is flatter (x1.36). Interpolating
+daily exchange rates is hard to beat: the models impute about as well as or worse than linear
+interpolation, except at 90 % on ETTh1, where the gaps are long and the models' daily
+seasonality helps. On ETTh1 the quick NKF's forecasts are far worse than DeepState's (its
+RealNVP is barely trained in 24 steps) and its forecast score even improves with p, so the
+quick ETTh1 forecast rows say little.
 """
 
 from __future__ import annotations
