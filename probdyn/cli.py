@@ -77,7 +77,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         ("licence", info.licence),
         ("citation", info.citation),
         ("file", str(info.local_path())),
-        ("sha256", info.sha256),
+        ("sha256", info.sha256 or "not yet recorded (the file cannot be verified)"),
         ("url", info.url or "-"),
         ("available", "yes" if info.available() else "no"),
     ]

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import os
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,6 +16,22 @@ _CHUNK = 1 << 20
 
 class ChecksumError(ValueError):
     """A data file's sha256 differs from the one recorded in the registry."""
+
+
+class UnverifiedDatasetWarning(UserWarning):
+    """A dataset file was read or fetched although its sha256 is not recorded in the registry,
+    so it could not be verified; the message gives the digest of the file."""
+
+
+def warn_unverified(name: str, path: Path | str, digest: str, action: str) -> None:
+    """Warn that ``path`` (dataset ``name``) was ``action`` without a recorded checksum."""
+    warnings.warn(
+        f"dataset {name!r}: {action} {path} without verifying it: the registry has no sha256 "
+        f"for this file yet. Its sha256 is {digest}; compare it with a trusted copy and report "
+        "it so it can be recorded.",
+        UnverifiedDatasetWarning,
+        stacklevel=3,
+    )
 
 
 def data_dir() -> Path:
@@ -58,8 +75,9 @@ def verify_file(path: Path, sha256: str) -> str:
     return got
 
 
-def _copy_verified(src: BinaryIO, dest: Path, sha256: str, origin: str) -> None:
-    """Stream ``src`` into ``dest`` through a ``.part`` file; keep it only if the sha256 matches."""
+def _copy_verified(src: BinaryIO, dest: Path, sha256: str | None, origin: str) -> str:
+    """Stream ``src`` into ``dest`` through a ``.part`` file; keep it only if the sha256 matches
+    (``sha256=None``: not recorded, kept unverified). Returns the digest of the bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     h = hashlib.sha256()
@@ -69,7 +87,7 @@ def _copy_verified(src: BinaryIO, dest: Path, sha256: str, origin: str) -> None:
                 h.update(chunk)
                 out.write(chunk)
         got = h.hexdigest()
-        if got != sha256:
+        if sha256 is not None and got != sha256:
             raise ChecksumError(
                 f"checksum mismatch for {origin}: expected sha256 {sha256}, got {got}; "
                 f"the file was not kept (nothing written to {dest})."
@@ -77,6 +95,7 @@ def _copy_verified(src: BinaryIO, dest: Path, sha256: str, origin: str) -> None:
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
+    return got
 
 
 def package_file_path(package: str, relpath: str) -> Path | None:
@@ -94,13 +113,15 @@ def package_file_path(package: str, relpath: str) -> Path | None:
     return None
 
 
-def fetch_url(url: str, dest: Path, sha256: str, timeout: float = 60.0) -> None:
-    """Download ``url`` to ``dest``, verifying ``sha256`` (a bad download is deleted)."""
+def fetch_url(url: str, dest: Path, sha256: str | None, timeout: float = 60.0) -> str:
+    """Download ``url`` to ``dest``, verifying ``sha256`` (a bad download is deleted; None:
+    not recorded, nothing to verify). Returns the digest of the downloaded bytes."""
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http/file)
-        _copy_verified(response, dest, sha256, url)
+        return _copy_verified(response, dest, sha256, url)
 
 
-def fetch_local(src: Path, dest: Path, sha256: str) -> None:
-    """Copy a local file (e.g. from an installed package) to ``dest``, verifying ``sha256``."""
+def fetch_local(src: Path, dest: Path, sha256: str | None) -> str:
+    """Copy a local file (e.g. from an installed package) to ``dest``, verifying ``sha256``;
+    returns the digest."""
     with open(src, "rb") as f:
-        _copy_verified(f, dest, sha256, str(src))
+        return _copy_verified(f, dest, sha256, str(src))

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._files import ENV_VAR, fetch_local, fetch_url, package_file_path, sha256_file, verify_file
+from ._files import (
+    ENV_VAR,
+    fetch_local,
+    fetch_url,
+    package_file_path,
+    sha256_file,
+    verify_file,
+    warn_unverified,
+)
 from ._files import data_dir as default_data_dir
 from ._registry import DatasetInfo, describe
 
@@ -25,7 +33,9 @@ def fetch(name: str, *, data_dir: str | Path | None = None) -> Path:
     A file already present is left alone (its checksum is checked by :func:`load`). Otherwise
     it is copied from the installed package that ships it (``package_file``), or downloaded
     from its ``url``; either way it goes through a ``.part`` file and is kept only when its
-    sha256 matches the registry.
+    sha256 matches the registry. For an entry whose sha256 is not yet recorded
+    (``describe(name).sha256 is None``) the file is kept unverified and an
+    :class:`UnverifiedDatasetWarning` gives its digest.
 
     Parameters
     ----------
@@ -54,10 +64,14 @@ def fetch(name: str, *, data_dir: str | Path | None = None) -> Path:
     if info.package_file is not None:
         src = package_file_path(*info.package_file)
         if src is not None:
-            fetch_local(src, dest, info.sha256)
+            digest = fetch_local(src, dest, info.sha256)
+            if info.sha256 is None:
+                warn_unverified(name, dest, digest, "copied")
             return dest
     if info.url is not None:
-        fetch_url(info.url, dest, info.sha256)
+        digest = fetch_url(info.url, dest, info.sha256)
+        if info.sha256 is None:
+            warn_unverified(name, dest, digest, f"downloaded {info.url} to")
         return dest
     raise FileNotFoundError(_missing_message(info, root))
 
@@ -82,7 +96,9 @@ def load(
         Fetch a missing file first (see :func:`fetch`): from the installed package that ships
         it, else from its public URL; the checksum is verified and a bad file is not kept.
     verify : bool, default True
-        Check the file's sha256 against the registry before parsing.
+        Check the file's sha256 against the registry before parsing. Entries whose sha256 is
+        not yet recorded cannot be checked: the file is read and an
+        :class:`UnverifiedDatasetWarning` gives its digest.
 
     Returns
     -------
@@ -109,12 +125,18 @@ def load(
         if not download:
             raise FileNotFoundError(_missing_message(info, root))
         path = fetch(name, data_dir=root)
-    digest = verify_file(path, info.sha256) if verify else sha256_file(path)
+    if info.sha256 is None:
+        digest = sha256_file(path)
+        warn_unverified(name, path, digest, "reading")
+    else:
+        digest = verify_file(path, info.sha256) if verify else sha256_file(path)
     ds = info.loader(path)
     if not isinstance(ds, xr.Dataset) or "time" not in ds.dims:
         raise RuntimeError(f"loader of {name!r} must return an xarray.Dataset with a 'time' dim")
     shape = tuple(ds.sizes[d] for d in ("time", "series") if d in ds.dims)
-    if shape != info.shape:
+    if len(shape) != len(info.shape) or any(
+        want is not None and got != want for got, want in zip(shape, info.shape)
+    ):
         raise RuntimeError(
             f"loader of {name!r} gave (time, series) sizes {shape}, registry says {info.shape}"
         )
@@ -128,6 +150,7 @@ def load(
         citation=info.citation,
         path=info.path,
         sha256=digest,
+        sha256_verified=int(info.sha256 is not None and (verify or digest == info.sha256)),
     )
     if info.url is not None:
         ds.attrs["url"] = info.url

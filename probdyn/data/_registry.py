@@ -35,14 +35,18 @@ class DatasetInfo:
         Registry name, e.g. ``"nile"``.
     path : str
         Path relative to the data directory (POSIX), e.g. ``"statsmodels/nile.csv"``.
-    sha256 : str
-        Hex sha256 of the unmodified file.
+    sha256 : str or None
+        Hex sha256 of the unmodified file, or ``None`` when it is not yet recorded (a public
+        file nobody has checked here yet): :func:`~probdyn.data.load` and
+        :func:`~probdyn.data.fetch` then compute the digest and warn
+        (:class:`UnverifiedDatasetWarning`) that it could not be verified.
     loader : callable
         ``loader(path) -> xarray.Dataset``: parses the file (never modifies it).
     description, frequency, units, source, licence, citation : str
         Provenance; copied into the loaded dataset's ``attrs``.
-    shape : tuple of int
-        Shape of the data variable, ``(time,)`` or ``(time, series)``.
+    shape : tuple of int or None
+        Shape of the data variable, ``(time,)`` or ``(time, series)``; an entry is ``None``
+        when that size is not recorded (e.g. the length of a file not yet checked here).
     url : str or None
         Public download URL of the exact file, if one is known.
     package_file : (str, str) or None
@@ -53,11 +57,11 @@ class DatasetInfo:
 
     name: str
     path: str
-    sha256: str
+    sha256: str | None
     loader: Loader
     description: str
     frequency: str
-    shape: tuple[int, ...]
+    shape: tuple[int | None, ...]
     units: str
     source: str
     licence: str
@@ -68,8 +72,13 @@ class DatasetInfo:
 
     @property
     def size(self) -> str:
-        """Shape as text, e.g. ``"100"`` or ``"7588 x 8"``."""
-        return " x ".join(str(n) for n in self.shape)
+        """Shape as text, e.g. ``"100"`` or ``"7588 x 8"`` (``"? x 137"``: length unknown)."""
+        return " x ".join("?" if n is None else str(n) for n in self.shape)
+
+    @property
+    def checksum_recorded(self) -> bool:
+        """Whether the registry holds the file's sha256 (False: it cannot be verified)."""
+        return self.sha256 is not None
 
     def local_path(self, root: str | Path | None = None) -> Path:
         """Where the file is expected: ``root`` (default :func:`data_dir`) / ``path``."""
@@ -98,7 +107,13 @@ class DatasetInfo:
         ways.append(
             f"or set {ENV_VAR} to a folder that holds {self.path} (e.g. probdyn's shared/data)"
         )
-        return "; ".join(ways)
+        text = "; ".join(ways)
+        if self.sha256 is None:
+            text += (
+                ". Its sha256 is not yet recorded in the registry, so the file cannot be "
+                "verified: load() prints the digest of the file it reads (please report it)"
+            )
+        return text
 
 
 def _check_meta(name: str, path: str, sha256: str, shape, url, package_file, obtain) -> None:
@@ -109,10 +124,16 @@ def _check_meta(name: str, path: str, sha256: str, shape, url, package_file, obt
     p = PurePosixPath(path)
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise ValueError(f"path must be relative to the data directory, got {path!r}")
-    if not isinstance(sha256, str) or not _SHA256.match(sha256):
-        raise ValueError(f"sha256 must be 64 lower-case hex digits, got {sha256!r}")
-    if not shape or not all(isinstance(n, int) and n > 0 for n in shape):
-        raise ValueError(f"shape must be a non-empty tuple of positive ints, got {shape!r}")
+    if sha256 is not None and (not isinstance(sha256, str) or not _SHA256.match(sha256)):
+        raise ValueError(
+            f"sha256 must be 64 lower-case hex digits (or None: not yet recorded), got {sha256!r}"
+        )
+    if not shape or not all(
+        n is None or (isinstance(n, int) and not isinstance(n, bool) and n > 0) for n in shape
+    ):
+        raise ValueError(
+            f"shape must be a non-empty tuple of positive ints (None: unknown), got {shape!r}"
+        )
     if url is None and package_file is None and obtain is None:
         raise ValueError(
             f"dataset {name!r}: give url, package_file or obtain (how a user gets the file)"
@@ -124,10 +145,10 @@ def register(
     loader: Loader | None = None,
     *,
     path: str,
-    sha256: str,
+    sha256: str | None,
     description: str,
     frequency: str,
-    shape: tuple[int, ...],
+    shape: tuple[int | None, ...],
     units: str,
     source: str,
     licence: str,

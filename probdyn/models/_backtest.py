@@ -22,7 +22,7 @@ def rolling_windows(train_length: int, prediction_length: int, num_windows: int)
 
 
 def backtest(model, y, train_length=None, prediction_length=None, num_windows=None,
-             num_samples=100, seed=0, progress=True) -> xr.Dataset:
+             num_samples=100, seed=0, progress=True, y_input=None) -> xr.Dataset:
     """Forecast each rolling test window from all data before it and score the ensemble.
 
     Parameters
@@ -38,6 +38,10 @@ def backtest(model, y, train_length=None, prediction_length=None, num_windows=No
         Sample paths per window (100 in the paper).
     seed : int
         Window k uses seed ``seed + k``.
+    y_input : xarray.DataArray (time, series), optional
+        The panel the forecasts condition on, aligned with ``y`` (default ``y``): e.g. ``y``
+        with observations removed (NaN) in a missing-data experiment. Targets always come
+        from ``y``, which must be observed on the forecast ranges.
 
     Returns
     -------
@@ -64,9 +68,16 @@ def backtest(model, y, train_length=None, prediction_length=None, num_windows=No
     if windows[-1][1] > y.sizes["time"]:
         raise ValueError(f"y has {y.sizes['time']} steps but the last window ends at step "
                          f"{windows[-1][1]}")
+    if y_input is None:
+        y_input = y
+    elif not isinstance(y_input, xr.DataArray) or y_input.transpose(
+            "time", "series").shape != y.shape:
+        raise ValueError(f"y_input must be a DataArray (time, series) of the shape of y "
+                         f"{y.shape}")
+    y_input = y_input.transpose("time", "series")
     samples, targets, dates = [], [], []
     for k, (start, stop) in enumerate(tqdm(windows, disable=not progress, desc="backtest")):
-        fc = model.forecast(y.isel(time=slice(0, start)), stop - start,
+        fc = model.forecast(y_input.isel(time=slice(0, start)), stop - start,
                             future_time=y["time"].values[start:stop],
                             num_samples=num_samples, seed=seed + k)
         samples.append(fc["y"].values)

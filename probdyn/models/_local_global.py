@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -305,18 +306,36 @@ class LocalGlobalNKF(nn.Module):
 
     # --------------------------------------------------------------- likelihood
     def scale(self, y, context_length=None):
-        """Per-series scale s (B, N): mean |y| over the first ``context_length`` steps."""
+        """Per-series scale s (B, N): mean |y| over the observed entries of the first
+        ``context_length`` steps of each window.
+
+        Where a window has no observed value of a series in that range (many missing steps),
+        the mean over all its observed steps is used; where it has none at all, s = 1 (the
+        series then has no likelihood term in that window, so s does not enter it).
+        :meth:`forecast` extends its context so that this never happens there.
+        """
         L = self.context_length if context_length is None else int(context_length)
-        s = torch.nanmean(y[..., :L, :].abs(), dim=-2)
-        if bool(torch.isnan(s).any()):
-            raise ValueError("y has a series with no observed value in the context range: "
-                             "its scale is undefined")
+        with warnings.catch_warnings():  # all-NaN slices are handled just below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            s = torch.nanmean(y[..., :L, :].abs(), dim=-2)
+            if bool(torch.isnan(s).any()):
+                s = torch.where(torch.isnan(s), torch.nanmean(y.abs(), dim=-2), s)
+                s = torch.nan_to_num(s, nan=1.0)
         return s.clamp_min(1e-10)
 
     def _scaled_log_prob(self, y_scaled, params):
         """log p(y / s) of windows (B, T, N): sum of N scalar Kalman filters + log-dets (B,)."""
         z, ld = pseudo_observations(self.flow, y_scaled)
-        local = self.local_ssm(params).log_prob(z.transpose(-1, -2).unsqueeze(-1))
+        z = z.transpose(-1, -2).unsqueeze(-1)  # (B, N, T, 1)
+        # a series with no observation in a window contributes log 1 = 0 (many missing
+        # steps); LinearGaussianSSM refuses such a series, so it is scored on a placeholder
+        # and masked out (no gradient flows through the placeholder)
+        empty = torch.isnan(z).flatten(-2).all(-1)  # (B, N)
+        if bool(empty.any()):
+            z = torch.where(empty[..., None, None], 0.0, z)
+        local = self.local_ssm(params).log_prob(z)
+        if bool(empty.any()):
+            local = torch.where(empty, 0.0, local)
         return local.sum(-1) + ld.sum(-1)
 
     def window_log_prob(self, y, features, seasons):
@@ -356,7 +375,9 @@ class LocalGlobalNKF(nn.Module):
                  future_covariates=None, num_samples=100, seed=0) -> xr.Dataset:
         """Sample paths of the next ``horizon`` steps after the panel ``y``.
 
-        The filter runs over the last ``context_length`` steps of ``y`` (per series, exact);
+        The filter runs over the last ``context_length`` steps of ``y`` (per series, exact),
+        extended back to the last observation of every series when missing values leave a
+        series unobserved in that range (attrs ``context_length`` gives the length used);
         draws of the future states and pseudo-observations are joint over the horizon and
         vectorised over samples, then mapped through the flow and rescaled.
 
@@ -399,6 +420,13 @@ class LocalGlobalNKF(nn.Module):
                                                     "future_covariates")], axis=-1)
         s_f = feats.season_index(future_time, self.freq)
         L = min(self.context_length, T)
+        observed = ~torch.isnan(past.y)
+        if not bool(observed.any(0).all()):
+            raise ValueError("y has a series with no observed value: its forecast scale is "
+                             "undefined")
+        # extend the context back until it holds an observation of every series
+        last_seen = (torch.arange(T)[:, None] * observed).amax(0).min()
+        L = max(L, T - int(last_seen))
         features = torch.cat([past.features[T - L:], torch.as_tensor(x_f, dtype=self.dtype)])
         seasons = torch.cat([past.seasons[T - L:], torch.as_tensor(s_f)])
         context = past.y[T - L:]

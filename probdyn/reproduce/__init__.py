@@ -22,8 +22,8 @@ from ._result import ExperimentResult
 # name here when it lands (e.g. "nile" for probdyn/reproduce/nile.py); it is imported by name,
 # and an import error is a real error (not skipped).
 EXPERIMENT_MODULES: list[str] = [
-    "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "aphynity_pendulum", "leads_lv",
-    "least_action_circles", "ode_recovery",
+    "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "nkf_missing", "aphynity_pendulum",
+    "leads_lv", "least_action_circles", "ode_recovery",
 ]
 # ---------------------------------------------------------------------------------------------
 
