@@ -126,6 +126,8 @@ class MultiEnvironmentField(VectorField):
         ``g_e``, one network per environment. None: no environment part (One-For-All,
         FT-NODE).
 
+    Notes
+    -----
     The LEADS penalty of the environment parts is :meth:`penalty`.
     """
 

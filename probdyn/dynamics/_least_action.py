@@ -150,6 +150,8 @@ class ResidualTransport(nn.Module):
         uses gain 0.01 on MNIST: the net starts close to the identity map). Default: PyTorch's
         initialisation.
 
+    Notes
+    -----
     Shapes: ``forward(x)`` maps ``(B, dim)`` to ``(B, dim)``; :meth:`trajectory` returns all
     ``K + 1`` points ``(B, K + 1, dim)``, the input of :func:`transport_cost`.
     """
