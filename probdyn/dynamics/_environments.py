@@ -12,12 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._base import VectorField
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from ._neural import _positive_int
 
 
 class EnvironmentMLP(nn.Module):

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ._base import VectorField
+from ._neural import _positive_int
 from ._solve import solve
 
 
@@ -159,12 +160,10 @@ class ResidualTransport(nn.Module):
     def __init__(self, dim: int, num_blocks: int = 9, hidden: int = 16, *,
                  batch_norm: bool = False, init_gain: float | None = None):
         super().__init__()
-        for name, value in (("dim", dim), ("num_blocks", num_blocks), ("hidden", hidden)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.dim = int(dim)
-        self.blocks = nn.ModuleList(ResidualBlock(self.dim, int(hidden), batch_norm)
-                                    for _ in range(int(num_blocks)))
+        self.dim = _positive_int(dim, "dim")
+        hidden = _positive_int(hidden, "hidden")
+        self.blocks = nn.ModuleList(ResidualBlock(self.dim, hidden, batch_norm)
+                                    for _ in range(_positive_int(num_blocks, "num_blocks")))
         if init_gain is not None:
             if not (init_gain >= 0):
                 raise ValueError(f"init_gain must be non-negative, got {init_gain!r}")

@@ -42,6 +42,7 @@ from ..io import trajectories_to_dataset
 from ..physics import DampedPendulum, Pendulum, simulate_pendulum
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 T0, ALPHA = 6.0, 0.2
 #: the official code's initial omega0^2 = 0.2 and alpha = 0.1
@@ -157,14 +158,10 @@ def _rows(name, field, y, y_test, t, predictions) -> list:
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Full: 25 + 25 trajectories x 40 steps, 400 epochs; quick: 10 train x 40, 80 epochs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small MLPs: one thread is several times faster than two
-    try:
+    with single_thread():  # small MLPs: one thread is several times faster than two
         if quick:
             return run_pendulum(10, 25, 40, 80, seed=seed)
         return run_pendulum(25, 25, 40, 400, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 __all__ = ["PUBLISHED", "augmentation_mlp", "run", "run_pendulum"]

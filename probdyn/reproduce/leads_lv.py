@@ -40,6 +40,7 @@ from ..infer import fit_leads, trajectory_mse_per_env
 from ..physics import simulate_lotka_volterra
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 #: Table S7, LV column: (MSE train, MSE test mean, MSE test std).
 PUBLISHED = {
@@ -173,14 +174,10 @@ def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick: 1 seed, 1500 iterations (adaptation 500); full: 3 seeds, 20000 iterations
     (adaptation 5000). The official code runs 120000."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny MLPs: one thread is fastest
-    try:
+    with single_thread():  # tiny MLPs: one thread is fastest
         if quick:
             return run_leads_lv(1500, 1, 500, seed=seed)
         return run_leads_lv(20000, 3, 5000, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 __all__ = ["METHODS", "NOVEL_METHODS", "PUBLISHED", "make_field", "run", "run_leads_lv"]

@@ -47,6 +47,7 @@ from ..infer import (
 )
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 #: Thesis appendix table (2-D circles, 100 instances): accuracy % as (no BN, BN).
 PUBLISHED = {
@@ -155,14 +156,10 @@ def run_circles(seeds: int, steps: int, settings=tuple(SETTINGS), *, ode: bool =
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick: 2 instances, 400 steps, settings 9 blocks and 50 points; full: 10 instances,
     1500 steps, all settings."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny MLPs: one thread is fastest
-    try:
+    with single_thread():  # tiny MLPs: one thread is fastest
         if quick:
             return run_circles(2, 400, ("9 blocks", "50 points"), seed=seed)
         return run_circles(10, 1500, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 __all__ = ["PUBLISHED", "run", "run_circles", "run_one"]

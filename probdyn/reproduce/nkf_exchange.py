@@ -45,6 +45,7 @@ from ..metrics import crps_sum, crps_sum_quantile_loss
 from ..models import LocalGlobalNKF, backtest, rolling_windows
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 #: Table S4 (thesis L7291-7318), exchange column: mean (sd over 3 runs)
 PUBLISHED = {"NKF": (0.005, 0.000), "DeepState (f = id)": (0.005, 0.000),
@@ -136,12 +137,8 @@ def evaluate(settings: dict, seed: int, out: Path | None = None, num_samples: in
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Train the three models and backtest them (see the module docstring)."""
     settings = dict(QUICK if quick else FULL)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batched linear algebra: one thread is fastest
-    try:
+    with single_thread():  # tiny batched linear algebra: one thread is fastest
         rows, datasets, timings = evaluate(settings, seed, out)
-    finally:
-        torch.set_num_threads(threads)
     settings.update(dataset="exchange_rate_nips", num_samples=100, context_length=28,
                     prediction_length=30, num_test_windows=5, validation_length=150,
                     state="level + day-of-week (d = 8), diagonal innovations",

@@ -99,6 +99,7 @@ from ..metrics import crps_ensemble
 from ..models import LocalGlobalNKF, backtest, pseudo_observations
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 #: Table S5 (thesis L15125-15139): CRPS-Sum-N on elec, NKF row, mean over 3 runs
 PUBLISHED_S5 = {0.1: 0.015, 0.3: 0.016, 0.5: 0.016, 0.7: 0.018, 0.9: 0.026}
@@ -354,12 +355,8 @@ def summary_table(table) -> str:
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Train and evaluate every (dataset, rate, model) (see the module docstring)."""
     settings = dict(QUICK if quick else FULL)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batched linear algebra: one thread is fastest
-    try:
+    with single_thread():  # tiny batched linear algebra: one thread is fastest
         rows, datasets, table = evaluate(settings, seed)
-    finally:
-        torch.set_num_threads(threads)
     print(summary_table(table))
     settings.update(
         datasets=["exchange_rate_nips", "etth1"],

@@ -81,6 +81,7 @@ from ..models import LocalGlobalNKF
 from ..models._fit import _scaled_nll
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 
 NUM_STEPS = 120
 HORIZON = 14
@@ -340,9 +341,5 @@ def run_synthetic(settings: dict, seed: int, out: Path | None, datasets=("S1", "
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Train and score both models on S1 and S2 (see the module docstring)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         return run_synthetic(dict(QUICK if quick else FULL), seed, out, progress=False)
-    finally:
-        torch.set_num_threads(threads)

@@ -37,6 +37,7 @@ from ..infer import fit_svi, run_nuts
 from ..physics import LotkaVolterra, simulate_pendulum
 from ._registry import register_experiment
 from ._result import ExperimentResult
+from ._threads import single_thread
 from .lynx_hare import lynx_hare_model
 
 PENDULUM_TRUTH = {"period": 6.0, "damping": 0.2, "sigma": 0.05}
@@ -177,14 +178,10 @@ def run_recovery(seeds: int, nuts_seeds: int, *, models=("pendulum", "lotka-volt
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick: 4 seeds per model, NUTS on 1 (100 + 100 draws); full: 20 seeds, NUTS on 10
     (150 + 150)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_thread():
         if quick:
             return run_recovery(4, 1, seed=seed, nuts_draws=100)
         return run_recovery(20, 10, seed=seed, nuts_draws=150)
-    finally:
-        torch.set_num_threads(threads)
 
 
 __all__ = ["LV_TRUTH", "PENDULUM_TRUTH", "recover", "run", "run_recovery", "simulate_lv"]
