@@ -18,6 +18,8 @@ from pyro.infer.autoguide import (
 )
 from tqdm.auto import tqdm
 
+from ._optim import minimize
+
 GUIDES = {
     "normal": AutoNormal,
     "mvn": AutoMultivariateNormal,
@@ -66,7 +68,8 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
             num_particles: int = 1, seed: int | None = 0, progress: bool = True,
             validation_args: tuple | None = None, validation_kwargs: dict | None = None,
             validate_every: int = 50, patience: int = 5, init_loc_fn=None,
-            lr_decay: float = 0.1, clip_norm: float | None = 10.0, **kwargs) -> SVIResult:
+            lr_decay: float = 0.1, clip_norm: float | None = 10.0, polish_steps: int = 200,
+            **kwargs) -> SVIResult:
     """Fit an autoguide to ``model(*args, **kwargs)`` by SVI (Adam on the ELBO).
 
     Parameters
@@ -86,7 +89,9 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
         ``AutoMultivariateNormal`` whose covariance is the inverse Hessian of the negative
         log joint in the unconstrained space. It captures strong posterior correlations
         that a full-rank guide trained by SVI learns only slowly (the guide first shrinks to
-        the conditional, mean-field-like widths; the lynx-hare tutorial shows it). A guide
+        the conditional, mean-field-like widths; the lynx-hare tutorial shows it). Adam's
+        last iterate is then polished by L-BFGS (``polish_steps``), because the Hessian must
+        be taken at the mode. A guide
         built from a name starts fresh: earlier values of its class's parameters are removed
         from Pyro's global param store (so an older guide of that class is stale afterwards).
     steps, lr, num_particles
@@ -107,6 +112,12 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
         noisy ELBO. 1 keeps it constant.
     clip_norm : float, optional
         Gradient norm clipping; None for none (``pyro.optim.ClippedAdam`` either way).
+    polish_steps : int
+        ``"laplace"`` only: at most this many L-BFGS iterations on the (deterministic) MAP
+        loss after Adam; 0 skips the polish. Adam stops short of the mode: on the pendulum
+        of ``probdyn reproduce ode-recovery`` its last iterate had gradient norms of 200-2500
+        and a log joint 0.3-12 nats below the mode, which moved the Laplace mean of the period
+        by about one posterior sd. The loss must be deterministic (no subsampled plates).
 
     Returns
     -------
@@ -133,6 +144,8 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
             del store[name]
     elif not callable(guide):
         raise ValueError(f"guide must be a name or a callable guide, got {type(guide).__name__}")
+    if isinstance(polish_steps, bool) or int(polish_steps) != polish_steps or polish_steps < 0:
+        raise ValueError(f"polish_steps must be a non-negative integer, got {polish_steps!r}")
     if not 0 < lr_decay <= 1:
         raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
     optim = pyro.optim.ClippedAdam({"lr": lr, "lrd": lr_decay ** (1.0 / int(steps)),
@@ -170,6 +183,10 @@ def fit_svi(model, *args, guide="normal", steps: int = 1000, lr: float = 0.01,
             for name, value in best_state["params"].items():
                 store._params[name].copy_(value)  # in place: modules keep their tensors
     if isinstance(guide, AutoLaplaceApproximation):
+        if polish_steps:
+            loss_fn = Trace_ELBO().differentiable_loss
+            minimize(lambda: loss_fn(model, guide, *args, **kwargs), [guide.loc],
+                     steps=int(polish_steps), grad_tolerance=1e-8, progress=False)
         # the MAP found, the Gaussian with the inverse Hessian of -log p at it (unconstrained)
         guide = guide.laplace_approximation(*args, **kwargs)
     with torch.no_grad():
