@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from ..dynamics import HybridField, solve
 from ..dynamics._hybrid import NORMS
+from ..dynamics._neural import _positive_int
 from ._train import _check_trajectories, trajectory_mse
 
 
@@ -45,12 +46,6 @@ def _non_negative(value, name: str) -> float:
             or value < 0:
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5,

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..dynamics._neural import _positive_int
+
 
 @dataclass
 class FitHistory:
@@ -28,12 +30,6 @@ class FitHistory:
     seconds: float = 0.0
     stopped_early: bool = False
     seed: int = 0
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _stack(inputs, starts, length):
@@ -103,11 +99,11 @@ def fit_local_global(model, y, time=None, covariates=None, *, prediction_length=
     The linear algebra is many tiny batched matrices (d = 8 per series): on small CPUs
     ``torch.set_num_threads(1)`` is often several times faster than the default.
     """
-    prediction_length = _positive_int("prediction_length", prediction_length)
-    epochs = _positive_int("epochs", epochs)
-    batches_per_epoch = _positive_int("batches_per_epoch", batches_per_epoch)
-    batch_size = _positive_int("batch_size", batch_size)
-    patience = _positive_int("patience", patience)
+    prediction_length = _positive_int(prediction_length, "prediction_length")
+    epochs = _positive_int(epochs, "epochs")
+    batches_per_epoch = _positive_int(batches_per_epoch, "batches_per_epoch")
+    batch_size = _positive_int(batch_size, "batch_size")
+    patience = _positive_int(patience, "patience")
     if validation_length is None:
         validation_length = 5 * prediction_length
     if int(validation_length) != validation_length or validation_length < 0:
