@@ -7,6 +7,7 @@ import torch
 from probdyn.reproduce import get_experiment, run_experiment
 from probdyn.reproduce._updown import VARIANTS, make_updown
 from probdyn.reproduce.shooting_spiral import (
+    BOX,
     SNIPPET,
     long_range,
     run_spiral,
@@ -51,6 +52,20 @@ def test_long_range_pastes_snippet_solutions():
     assert torch.allclose(pasted[:2 * SNIPPET + 1], torch.cat([a, b[1:]]), atol=1e-6)
 
 
+def test_a_diverging_paste_is_stopped_and_clipped():
+    t, traj = spiral_data()
+    dt = float(t[1] - t[0])
+    t_snip = dt * torch.arange(SNIPPET + 1, dtype=torch.float32)
+    f = make_updown("static direct", 2, 2, 0, float(t_snip[-1]), seed=0)
+    with torch.no_grad():
+        f.theta1.zero_()
+        f.b1.fill_(100.0)  # x' = 100: 25 per snippet, out of the box after the first
+        pasted = long_range(f, traj, t_snip, dt)
+    assert pasted.shape == traj.shape and torch.isfinite(pasted).all()
+    assert float(pasted.abs().max()) == BOX
+    assert torch.allclose(pasted[1:SNIPPET + 1, 0], (traj[0, 0] + 100 * t_snip[1:]).clamp(max=BOX))
+
+
 def test_tiny_run_has_every_cell_and_the_paper_parameter_counts():
     get_experiment("shooting-spiral")
     result = run_spiral((16,), 1, 2, num_eval=20, progress=False)
@@ -58,7 +73,8 @@ def test_tiny_run_has_every_cell_and_the_paper_parameter_counts():
     for variant in VARIANTS:
         label = f"{variant} (alpha=16)"
         assert rows[(label, "parameters")] == COUNTS[variant]
-        for m in ("short_range_mse", "long_range_mse", "log2_complexity"):
+        for m in ("short_range_mse", "long_range_mse", "long_range_mse_median",
+                  "long_range_diverged", "log2_complexity"):
             assert np.isfinite(rows[(label, m)])
     assert result.datasets["shooting_spiral"]["long_range_mse"].shape == (4, 1, 1)
 
