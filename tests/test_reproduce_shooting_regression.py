@@ -45,6 +45,6 @@ def test_tiny_run_has_every_cell_and_the_paper_parameter_counts():
 def test_quick_run_dynamic_particles_fit_the_quadratic_like_target(tmp_path):
     rows = _by(run_experiment("shooting-regression", quick=True, seed=0, out=tmp_path))
     dyn = "dynamic particles (quadratic, alpha=16)"
-    # measured in the quick run: see docs/guide/cli.md; the model fits more than the mean
+    # measured in the quick run (seed 0): R^2 0.57 dynamic particles, 0.19 static direct
     assert rows[(dyn, "test_r2")] > 0.3
     assert rows[(dyn, "test_r2")] > rows[("static direct (quadratic, alpha=16)", "test_r2")]
