@@ -40,6 +40,21 @@ alpha = 16, seed 0 (test R^2 on 1000 points after 40 epochs of 10 batches):
 - the paper freezes the particle positions for the first 50 epochs; in that phase the static
   particle model stays near the mean (R^2 <= 0.09 over epochs 0-42) and only fits after the
   positions are released (0.6 at epoch 59). A budget of 300 steps (30 epochs) ends inside it.
+
+Measured against the paper's claims (no numbers in the paper to put next to them):
+
+- quick run (alpha 4 and 16, 2 seeds, 40 epochs on 200 points; 262 s CPU): quadratic-like at
+  alpha = 16, test R^2 / log2 complexity: dynamic particles 0.57 / 2.52, static direct
+  0.19 / 2.83, static particles 0.22 / 2.70, dynamic direct 0.25 / 2.47 (best fit, second
+  lowest complexity); at alpha = 4 no variant fits beyond the mean (R^2 <= 0.02). Cubic at
+  alpha = 16: R^2 0.988 / 0.971 / 0.984 / 0.967 (static direct / static particles / dynamic
+  particles / dynamic direct);
+- one longer run (quadratic-like, alpha = 16, seed 0, 150 epochs on the paper's 500 points),
+  test R^2 / log2 complexity: static direct 0.88 / 0.51, static particles 0.95 / 0.96,
+  dynamic particles 0.71 / 0.92, dynamic direct 0.92 / 0.61. Here the paper's claim (dynamic
+  with particles fits best at the lowest complexity; static with particles fails to fit) is
+  **not** reproduced: static with particles fits best and dynamic with particles worst. The
+  full mode (10 seeds, 500 epochs, four alphas) has not been run.
 """
 
 from __future__ import annotations
