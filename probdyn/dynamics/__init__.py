@@ -9,7 +9,9 @@
   Hamiltonian particles, integrated jointly with the data), the explicit and autodiff shooting
   equations (:func:`updown_shooting_explicit`, :func:`updown_shooting_autodiff`,
   :func:`hamiltonian_shooting_autodiff`), :func:`updown_theta`, :func:`updown_hamiltonian`,
-  :func:`updown_parameter_count`.
+  :func:`updown_parameter_count`; the direct variants :class:`DirectUpDownField` (theta
+  optimised directly, constant or piecewise constant in time) and the paper's complexity
+  :func:`log_frobenius_complexity`.
 - Least action (thesis ch. 4.2): :class:`ResidualTransport` (a residual network ``x_{k+1} =
   x_k + v_k(x_k)`` of :class:`ResidualBlock`), :func:`kinetic_energy` (``∫ ||f||^2 dt`` along
   a solution, as an extra ODE state), :func:`transport_cost` (``sum_k ||x_{k+1} - x_k||^2 /
@@ -40,12 +42,14 @@ from ._shooting import (
     updown_velocity,
 )
 from ._solve import ADAPTIVE_METHODS, FIXED_STEP_METHODS, METHODS, solve
+from ._updown_direct import DirectUpDownField, log_frobenius_complexity
 
 __all__ = [
     "ADAPTIVE_METHODS",
     "FIXED_STEP_METHODS",
     "METHODS",
     "ConvField",
+    "DirectUpDownField",
     "EnvironmentMLP",
     "FNOField",
     "FourierLayer",
@@ -61,6 +65,7 @@ __all__ = [
     "VectorField",
     "hamiltonian_shooting_autodiff",
     "kinetic_energy",
+    "log_frobenius_complexity",
     "solve",
     "transport_cost",
     "spectral_norms",

@@ -373,6 +373,16 @@ class ShootingField(VectorField, PyroModule):
             Q, P, _ = self.split(z)
         return updown_hamiltonian(Q, P, self.state_dim, self.activation, self.penalty_weights)
 
+    def integrated_penalty(self, t_end: float, z: torch.Tensor | None = None) -> torch.Tensor:
+        """``int_0^t_end R(theta(t)) dt = t_end * H``: R is constant along the flow (conserved
+        for the dynamic variant, frozen for the static one). ``z`` as in :meth:`hamiltonian`.
+        The same penalty as :meth:`DirectUpDownField.integrated_penalty`, so all four UpDown
+        variants train under one loss."""
+        t_end = float(t_end)
+        if not (math.isfinite(t_end) and t_end >= 0):
+            raise ValueError(f"t_end must be a finite time >= 0, got {t_end!r}")
+        return t_end * self.hamiltonian(z)
+
     def forward(self, t, z):
         Q, P, X = self.split(z)
         if self.variant == "static":

@@ -8,6 +8,8 @@ priors by ``PyroSample``):
 - Pendulum: :class:`DampedPendulum`, :class:`Pendulum` (frictionless),
   :func:`simulate_pendulum` (APHYNITY data). A learned Hamiltonian form is
   :class:`probdyn.dynamics.HamiltonianField`.
+- Cubic spiral ``x' = A x^3`` (NODE demo, shooting paper): :class:`CubicSpiral`,
+  :func:`simulate_cubic_spiral`.
 - Lotka-Volterra: :class:`LotkaVolterra`, :func:`simulate_lotka_volterra` (LEADS
   environments :data:`LV_TRAIN_ENVIRONMENTS`, :data:`LV_NOVEL_ENVIRONMENTS`).
 
@@ -62,6 +64,7 @@ from .reaction_diffusion import (
     simulate_gray_scott,
 )
 from .shallow_water import ShallowWater, balanced_initial_state, simulate_shallow_water
+from .spiral import SPIRAL_A, CubicSpiral, simulate_cubic_spiral
 from .warping import (
     MotionEstimator,
     WarpingForecaster,
@@ -76,6 +79,9 @@ from .warping import (
 from .wave import DampedWave, simulate_damped_wave, wave_initial_state
 
 __all__ = [
+    "SPIRAL_A",
+    "CubicSpiral",
+    "simulate_cubic_spiral",
     "PKNTrainResult",
     "forecast_scores",
     "motion_agreement",
