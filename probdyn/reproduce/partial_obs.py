@@ -308,11 +308,11 @@ QUICK = {
 }
 FULL = {
     "shallow-water": Sizes(grid=32, train_trajectories=16, val_trajectories=4,
-                           test_trajectories=16, frames=40, stride=2, epochs=25,
-                           horizons=(5, 10), hidden=48),
+                           test_trajectories=16, frames=40, stride=2, epochs=30,
+                           horizons=(5, 10)),
     "navier-stokes": Sizes(grid=32, train_trajectories=16, val_trajectories=4,
-                           test_trajectories=16, frames=40, stride=2, epochs=25,
-                           horizons=(5, 10, 50), dt_data=0.25, warmup=30.0, hidden=48),
+                           test_trajectories=16, frames=40, stride=2, epochs=30,
+                           horizons=(5, 10, 50), dt_data=0.25, warmup=30.0),
 }
 
 
@@ -324,7 +324,8 @@ FULL = {
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick (:data:`QUICK`): 32 x 32 grids, 4 training trajectories of 30 frames (every
     window of k + l = 9 frames), 12 epochs, ConvNets of width 32; full (:data:`FULL`): 16
-    training trajectories of 40 frames (windows 2 frames apart), 25 epochs, width 48. The
+    training trajectories of 40 frames (windows 2 frames apart), 16 test trajectories, 30
+    epochs. The
     thesis used 80 x 80 and 64 x 64 grids and far longer training."""
     with single_thread():
         return run_partial_obs(QUICK if quick else FULL, seed=seed)
