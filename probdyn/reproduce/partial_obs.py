@@ -325,8 +325,7 @@ def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick (:data:`QUICK`): 32 x 32 grids, 4 training trajectories of 30 frames (every
     window of k + l = 9 frames), 12 epochs, ConvNets of width 32; full (:data:`FULL`): 16
     training trajectories of 40 frames (windows 2 frames apart), 16 test trajectories, 30
-    epochs. The
-    thesis used 80 x 80 and 64 x 64 grids and far longer training."""
+    epochs. The thesis used 80 x 80 and 64 x 64 grids and far longer training."""
     with single_thread():
         return run_partial_obs(QUICK if quick else FULL, seed=seed)
 
