@@ -204,8 +204,8 @@ def test_true_field_and_true_initial_state_give_zero_error(shallow_water):
     assert 1e-12 < relative_mse(rk4[:, 1:], y[:, 1:]) < 0.1
 
 
-@pytest.mark.parametrize("setting", [1, 2])
-def test_training_lowers_the_cost_on_shallow_water(shallow_water, setting):
+@pytest.mark.parametrize("setting, adjoint", [(1, False), (2, False), (2, True)])
+def test_training_lowers_the_cost_on_shallow_water(shallow_water, setting, adjoint):
     states, times = shallow_water
     scale = torch.tensor([0.02, 0.02, 10.0], dtype=torch.float64)[:, None, None]
     x = (states / scale).float()
@@ -217,7 +217,8 @@ def test_training_lowers_the_cost_on_shallow_water(shallow_water, setting):
                                  encoder=enc)
     y, x0 = x[:, :, 2:3], (x[:, 0] if setting == 2 else None)
     before = float(partial_observation_loss(model, y, t, x0).detach())
-    result = fit_partial_observations(model, y, t, x0=x0, epochs=60, lr=3e-3, progress=False)
+    result = fit_partial_observations(model, y, t, x0=x0, epochs=60, lr=3e-3, adjoint=adjoint,
+                                      progress=False)
     after = float(partial_observation_loss(model, y, t, x0).detach())
     assert len(result.losses) == 60
     assert after < 0.5 * before
