@@ -222,3 +222,12 @@ def test_training_lowers_the_cost_on_shallow_water(shallow_water, setting, adjoi
     after = float(partial_observation_loss(model, y, t, x0).detach())
     assert len(result.losses) == 60
     assert after < 0.5 * before
+
+
+def test_a_module_observation_operator_stays_fixed():
+    y, x0, t = _tiny_data(k=1)
+    H = torch.nn.Conv2d(3, 1, 1).double()  # a known linear map of the channels
+    before = [p.detach().clone() for p in H.parameters()]
+    model = PartiallyObservedODE(_tiny_model(2).field, H, 3)
+    fit_partial_observations(model, y, t, x0=x0, epochs=2, method="rk4", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, H.parameters()))

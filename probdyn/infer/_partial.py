@@ -93,8 +93,8 @@ def fit_partial_observations(model: PartiallyObservedODE, y, t, *, x0=None, epoc
     Parameters
     ----------
     model : PartiallyObservedODE
-        Field, observation operator and optional encoder; all parameters that require grad
-        are trained.
+        Field, observation operator and optional encoder; the parameters of the field and the
+        encoder that require grad are trained (the operator ``H`` is known and stays fixed).
     y : tensor, shape (B, k + T, C_obs, y, x)
         Observation sequences at times ``t``; the first ``k`` (the model's history; 1 in
         Setting 2) frames are the past, ``y[:, k:]`` the targets.
@@ -124,7 +124,9 @@ def fit_partial_observations(model: PartiallyObservedODE, y, t, *, x0=None, epoc
     """
     if not isinstance(model, PartiallyObservedODE):
         raise ValueError(f"model must be a PartiallyObservedODE, got {type(model).__name__}")
-    params = [p for p in model.parameters() if p.requires_grad]
+    # H is known and fixed: only F_theta and g_theta are trained
+    trained = [model.field] + ([] if model.encoder is None else [model.encoder])
+    params = [p for m in trained for p in m.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
     dtype = params[0].dtype
