@@ -226,7 +226,15 @@ def test_training_lowers_the_cost_on_shallow_water(shallow_water, setting, adjoi
 
 def test_a_module_observation_operator_stays_fixed():
     y, x0, t = _tiny_data(k=1)
-    H = torch.nn.Conv2d(3, 1, 1).double()  # a known linear map of the channels
+    class Mix(torch.nn.Module):  # a known linear map of the channels, with parameters
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.tensor([[0.5, -0.2, 1.0]], dtype=torch.float64))
+
+        def forward(self, x):
+            return torch.einsum("oc,...cyx->...oyx", self.weight, x)
+
+    H = Mix()
     before = [p.detach().clone() for p in H.parameters()]
     model = PartiallyObservedODE(_tiny_model(2).field, H, 3)
     fit_partial_observations(model, y, t, x0=x0, epochs=2, method="rk4", progress=False)
