@@ -20,6 +20,9 @@
   ``(E, B, d)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
   batched product; shared with ``num_envs=1``; FT-NODE codes with ``env_bias``),
   :func:`spectral_norms` (batched power iteration).
+- Partial observations (thesis 3.1): :class:`PartiallyObservedODE` (``dX/dt = F(X)``,
+  ``Y = H(X)``, ``X_0`` from an :class:`ObservationEncoder` ``g_theta`` of the last ``k``
+  observations or given), :class:`ChannelObservation` (``H`` = observe some channels).
 - :func:`solve`: torchdiffeq's ``odeint``/``odeint_adjoint`` with checks, output
   ``(..., time, *state)`` and per-trajectory time grids.
 """
@@ -30,6 +33,7 @@ from ._hamiltonian import HamiltonianField
 from ._hybrid import HybridField
 from ._least_action import ResidualBlock, ResidualTransport, kinetic_energy, transport_cost
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
+from ._partial import ChannelObservation, ObservationEncoder, PartiallyObservedODE
 from ._shooting import (
     ShootingField,
     hamiltonian_shooting_autodiff,
@@ -48,6 +52,7 @@ __all__ = [
     "ADAPTIVE_METHODS",
     "FIXED_STEP_METHODS",
     "METHODS",
+    "ChannelObservation",
     "ConvField",
     "DirectUpDownField",
     "EnvironmentMLP",
@@ -59,6 +64,8 @@ __all__ = [
     "ResidualBlock",
     "ResidualTransport",
     "MultiEnvironmentField",
+    "ObservationEncoder",
+    "PartiallyObservedODE",
     "ShootingField",
     "SpectralConv2d",
     "SumField",

@@ -10,6 +10,9 @@
   :class:`~probdyn.dynamics.HybridField` (min ``||F_a||^2`` s.t. trajectories fitted).
 - :func:`fit_leads`: LEADS training of a :class:`~probdyn.dynamics.MultiEnvironmentField`
   over environments (penalty ``Omega(g_e)``, scheduled sampling).
+- :func:`fit_partial_observations`: a latent ODE seen through a known operator ``H``
+  (thesis 3.1, a :class:`~probdyn.dynamics.PartiallyObservedODE`), backprop through the
+  solver or the adjoint; :func:`partial_observation_loss` is its cost ``J``.
 - :func:`train_vector_field`: maximum likelihood (MSE) training of a vector field on
   trajectories, Adam on mini-batches, validation early stopping; optional least-action
   (kinetic-energy) regulariser.
@@ -32,6 +35,11 @@ from ._least_action import (
 )
 from ._mcmc import run_nuts
 from ._optim import OptimizationTrace, minimize
+from ._partial import (
+    PartialObservationResult,
+    fit_partial_observations,
+    partial_observation_loss,
+)
 from ._svi import GUIDES, SVIResult, fit_svi
 from ._train import TrainResult, train_vector_field, trajectory_mse
 
@@ -44,6 +52,7 @@ __all__ = [
     "LeadsResult",
     "FitResult",
     "OptimizationTrace",
+    "PartialObservationResult",
     "SVIResult",
     "TrainResult",
     "evaluate_transport_classifier",
@@ -51,11 +60,13 @@ __all__ = [
     "fit_leads",
     "fit_map",
     "fit_mle",
+    "fit_partial_observations",
     "fit_svi",
     "fit_transport_classifier",
     "minimize",
     "model_log_likelihood",
     "parameter_values",
+    "partial_observation_loss",
     "rollout",
     "run_nuts",
     "train_vector_field",

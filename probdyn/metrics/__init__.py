@@ -12,6 +12,9 @@ raises ``ValueError``.
   CRPS-Sum numbers).
 - :func:`energy_score`: multivariate energy score over the series axis.
 - :func:`mse`, :func:`mae`, :func:`interval_coverage`.
+- :func:`relative_mse` (spec eq. S10, per frame or per pixel) and :func:`cosine_similarity`
+  (eq. S11, per-pixel cosine of hidden vector fields): scores of a partially observed latent
+  state (thesis 3.1).
 - :func:`wasserstein_1d`, :func:`sliced_wasserstein`: distances between two samples (e.g.
   forecast draws and fresh draws of the true process), not scores against one target.
 """
@@ -19,11 +22,13 @@ raises ``ValueError``.
 from ._crps import crps_ensemble
 from ._distance import sliced_wasserstein, wasserstein_1d
 from ._energy import energy_score
+from ._partial import cosine_similarity, relative_mse
 from ._point import interval_coverage, mae, mse
 from ._sum import GLUONTS_QUANTILES, crps_sum, crps_sum_quantile_loss, gluonts_quantile
 
 __all__ = [
     "GLUONTS_QUANTILES",
+    "cosine_similarity",
     "crps_ensemble",
     "crps_sum",
     "crps_sum_quantile_loss",
@@ -32,6 +37,7 @@ __all__ = [
     "interval_coverage",
     "mae",
     "mse",
+    "relative_mse",
     "sliced_wasserstein",
     "wasserstein_1d",
 ]
