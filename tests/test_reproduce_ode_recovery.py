@@ -18,7 +18,7 @@ def test_simulated_pelts_follow_the_lognormal_law():
 def test_tiny_run_rows():
     get_experiment("ode-recovery")
     # the Lotka-Volterra path runs in the slow quick test
-    result = run_recovery(1, 1, models=("pendulum",), nuts_draws=2, map_steps=40,
+    result = run_recovery(1, 1, models=("pendulum",), nuts_draws=10, map_steps=40,
                           progress=False)
     rows = {(r["method"], r["metric"]): r for r in result.rows}
     for method in ("Laplace (pendulum)", "NUTS (pendulum)"):

@@ -102,9 +102,13 @@ def _interval_rows(draws: dict, truth: dict) -> dict:
     for name, true in truth.items():
         d = draws[name].detach().reshape(draws[name].shape[0], -1).numpy()
         for j in range(d.shape[1]):
-            lo, hi = np.quantile(d[:, j], [0.05, 0.95])
             key = name if d.shape[1] == 1 else f"{name}[{j}]"
-            z = abs(d[:, j].mean() - true) / d[:, j].std(ddof=1)
+            lo, hi = np.quantile(d[:, j], [0.05, 0.95])
+            sd = d[:, j].std(ddof=1)
+            if not sd > 0:  # e.g. a NUTS chain that never moved in a very short run
+                raise RuntimeError(f"the draws of {key} do not vary (sd {sd}): the sampler is "
+                                   "stuck; run more draws (nuts_draws)")
+            z = abs(d[:, j].mean() - true) / sd
             out[key] = (bool(lo <= true <= hi), float(z))
     return out
 
