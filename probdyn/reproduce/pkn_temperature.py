@@ -300,10 +300,10 @@ def plot_example(ds: xr.Dataset, path: Path) -> Path:
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Full: width 16, up to 100 epochs (patience 10), 6-step training rollout; quick: width
-    8, 8 epochs (patience 4), 2-step rollout, training capped at 120 s per model."""
+    8, 8 epochs (patience 4), 2-step rollout, training capped at 140 s per model."""
     with single_thread():
         if quick:
-            return run_pkn_temperature(epochs=8, patience=4, max_seconds=120.0, seed=seed,
+            return run_pkn_temperature(epochs=8, patience=4, max_seconds=140.0, seed=seed,
                                        out=out)
         return run_pkn_temperature(width=16, epochs=100, patience=10, train_horizon=6,
                                    seed=seed, out=out)
