@@ -1,4 +1,5 @@
-"""Gridded fields: NCEP/NCAR reanalysis air temperature (the xarray tutorial data)."""
+"""Gridded fields: NCEP/NCAR reanalysis air temperature (the xarray tutorial data) and the
+Pacific winter SST anomalies of the eofs package."""
 
 from __future__ import annotations
 
@@ -52,6 +53,54 @@ def _load_air_temperature(path: Path) -> xr.Dataset:
     return xr.Dataset(
         {"air": (("time", "series"), values,
                  {"units": "K", "long_name": "air temperature at sigma level 995"})},
+        coords={"time": time,
+                "lat": ("series", glat.ravel(), {"units": "degrees_north"}),
+                "lon": ("series", glon.ravel(), {"units": "degrees_east"})},
+    )
+
+
+@register(
+    "sst_ndjfm_anomalies",
+    path="eofs/sst_ndjfm_anom.nc",
+    sha256="7b85c04e272d020d72d35c3eb9c720e03cb030920a779947de810e5d1dc7252c",
+    package_file=("eofs", "examples/example_data/sst_ndjfm_anom.nc"),
+    description=(
+        "Kaplan sea-surface-temperature anomalies over the Pacific, one November-March mean per "
+        "winter, 1963-2012 (time stamped mid-January), on an 18 x 30 grid of 5 degrees "
+        "(22.5 S-62.5 N, 117.5-262.5 E); land is NaN (16.7 % of cells). One series per grid "
+        "point (lat-major), with lat/lon coordinates on the series dim (grid_fields() "
+        "reshapes to (time, lat, lon)). One value per winter: an EOF / El Nino test bed, too "
+        "coarse in time for advection forecasting."
+    ),
+    frequency="yearly (NDJFM winter means)",
+    shape=(50, 540),
+    units="K",
+    source=(
+        "eofs 2.0.0 example data (eofs/examples/example_data/sst_ndjfm_anom.nc; GitHub "
+        "ajdawson/eofs @ c617dc67495d07ba0f3eba379abcd2e2c8b5fc43), derived from the Kaplan "
+        "extended SST v2 (NOAA PSL)"
+    ),
+    licence="GPL-3 (eofs package): keep the licence notice",
+    citation=(
+        "Kaplan, A. et al. (1998). Analyses of global sea surface temperature 1856-1991. "
+        "J. Geophys. Res. 103(C9), 18567-18589. Dawson, A. (2016). eofs: a library for EOF "
+        "analysis of meteorological, oceanographic, and climate data. J. Open Res. Softw. 4(1)."
+    ),
+)
+def _load_sst_anomalies(path: Path) -> xr.Dataset:
+    # the scipy engine reads NetCDF-3 without netCDF4 and masks missing_value = 1e20 as NaN
+    with xr.open_dataset(path, engine="scipy") as raw:
+        sst = raw["sst"].transpose("time", "latitude", "longitude").values.astype(np.float64)
+        lat = raw["latitude"].values.astype(np.float64)
+        lon = raw["longitude"].values.astype(np.float64)
+        time = raw["time"].values.astype("datetime64[ns]")
+    if sst.shape != (len(time), len(lat), len(lon)) or np.any(np.abs(sst) > 1e3):
+        raise ValueError(f"{path}: sst of shape {sst.shape} with |values| up to "
+                         f"{np.nanmax(np.abs(sst)):.3g}; is this the registered file?")
+    glat, glon = np.meshgrid(lat, lon, indexing="ij")
+    return xr.Dataset(
+        {"sst": (("time", "series"), sst.reshape(len(time), -1),
+                 {"units": "K", "long_name": "NDJFM mean SST anomaly (NaN over land)"})},
         coords={"time": time,
                 "lat": ("series", glat.ravel(), {"units": "degrees_north"}),
                 "lon": ("series", glon.ravel(), {"units": "degrees_east"})},

@@ -26,7 +26,9 @@ PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``sta
 
 The advection-diffusion warping forecaster (PKN, thesis 3.2): :func:`gaussian_warp` (S16),
 :class:`MotionEstimator`, :class:`WarpingForecaster`, the S17 loss :func:`pkn_loss` and its
-terms, :func:`train_warping_forecaster`, :func:`forecast_scores`, :func:`motion_agreement`.
+terms, :func:`train_warping_forecaster`, :func:`forecast_scores`, :func:`motion_agreement`;
+its baseline, the direct convolutional predictor (ACDNN) :class:`DirectForecaster` and
+:func:`train_direct_forecaster`.
 """
 
 from ._physical import PhysicalField
@@ -35,6 +37,7 @@ from ._pkn_training import (
     forecast_scores,
     motion_agreement,
     sliding_windows,
+    train_direct_forecaster,
     train_warping_forecaster,
 )
 from .advection_diffusion import (
@@ -42,6 +45,7 @@ from .advection_diffusion import (
     divergence_free_velocity,
     simulate_advection_diffusion,
 )
+from .direct import DirectForecaster
 from .lotka_volterra import (
     LV_NOVEL_ENVIRONMENTS,
     LV_TRAIN_ENVIRONMENTS,
@@ -86,7 +90,9 @@ __all__ = [
     "forecast_scores",
     "motion_agreement",
     "sliding_windows",
+    "train_direct_forecaster",
     "train_warping_forecaster",
+    "DirectForecaster",
     "MotionEstimator",
     "WarpingForecaster",
     "charbonnier",

@@ -1,6 +1,7 @@
-"""Training and evaluation of the warping forecaster (PKN, spec B.2/B.4): sliding windows of
-``k`` inputs and ``horizon`` targets, Adam on the S17 loss through the full autoregressive
-rollout, early stopping on a validation split of whole trajectories."""
+"""Training and evaluation of the warping forecaster (PKN, spec B.2/B.4) and of the direct
+predictor (ACDNN) it is compared with: sliding windows of ``k`` inputs and ``horizon``
+targets, Adam on the S17 loss (the photometric term alone for ACDNN) through the full
+autoregressive rollout, early stopping on a validation split of whole trajectories."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .warping import MotionEstimator, WarpingForecaster, pkn_loss
+from .direct import DirectForecaster
+from .warping import MotionEstimator, WarpingForecaster, charbonnier, pkn_loss
 
 
 def _frames(data) -> torch.Tensor:
@@ -60,34 +62,35 @@ def sliding_windows(frames: torch.Tensor, n_inputs: int = 4, horizon: int = 6):
 
 @dataclass
 class PKNTrainResult:
-    """Outcome of :func:`train_warping_forecaster`.
+    """Outcome of :func:`train_warping_forecaster` and :func:`train_direct_forecaster`.
 
     Attributes
     ----------
-    model : WarpingForecaster
+    model : WarpingForecaster or DirectForecaster
         The model with the weights of the best validation epoch (in eval mode).
     history : dict
-        Per-epoch ``train_loss`` and ``val_loss`` (validation loss of S17) and ``val_mse``
+        Per-epoch ``train_loss`` and ``val_loss`` (validation loss: S17 for the PKN, the
+        photometric term for the direct predictor) and ``val_mse``
         (6-step photometric MSE on the validation windows).
     best_epoch : int
     seconds : float
         Wall-clock training time.
     """
 
-    model: WarpingForecaster
+    model: WarpingForecaster | DirectForecaster
     history: dict = field(default_factory=dict)
     best_epoch: int = 0
     seconds: float = 0.0
 
 
-def _evaluate(model, inputs, targets, horizon, batch_size, loss_kw):
+def _evaluate(model, inputs, targets, horizon, batch_size, loss_fn):
     model.eval()
     total = mse = 0.0
     with torch.no_grad():
         for s in range(0, len(inputs), batch_size):
             x, y = inputs[s:s + batch_size], targets[s:s + batch_size]
             pred, w = model(x, horizon)
-            loss, parts = pkn_loss(pred, y, w, **loss_kw)
+            loss, _ = loss_fn(pred, y, w)
             total += float(loss) * len(x)
             mse += float((pred - y).pow(2).mean()) * len(x)
     return total / len(inputs), mse / len(inputs)
@@ -148,24 +151,11 @@ def train_warping_forecaster(data, *, model: WarpingForecaster | None = None,
     """
     if boundary not in ("periodic", "neumann"):
         raise ValueError(f"boundary must be 'periodic' or 'neumann', got {boundary!r}")
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if not (isinstance(v, int) and v >= 1):
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    frames = _frames(data)
-    n = frames.shape[0]
-    n_val = math.ceil(val_fraction * n)
-    if n - n_val < 1:
-        raise ValueError(f"need at least 2 trajectories for a validation split, got {n}")
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(n, generator=gen)
+    _check_loop_args(val_fraction, epochs, batch_size, patience)
     train_horizon = horizon if train_horizon is None else train_horizon
-    if not (isinstance(train_horizon, int) and 1 <= train_horizon <= horizon):
-        raise ValueError(f"train_horizon must be an int in [1, horizon], got {train_horizon!r}")
-    x_tr, y_tr = sliding_windows(frames[order[:n - n_val]], n_inputs, horizon)
-    y_tr = y_tr[:, :train_horizon]
-    x_va, y_va = sliding_windows(frames[order[n - n_val:]], n_inputs, horizon)
+    frames = _frames(data)
+    x_tr, y_tr, x_va, y_va, gen = _split(frames, n_inputs, horizon, train_horizon,
+                                         val_fraction, seed)
     torch.manual_seed(seed)
     if model is None:
         warp_boundary = "periodic" if boundary == "periodic" else "replicate"
@@ -175,12 +165,51 @@ def train_warping_forecaster(data, *, model: WarpingForecaster | None = None,
                                   boundary=warp_boundary, truncate=truncate)
     loss_kw = dict(lambda_div=lambda_div, lambda_magn=lambda_magn, lambda_grad=lambda_grad,
                    eps=eps, alpha=alpha, boundary=boundary)
+
+    def loss_fn(pred, y, w):
+        return pkn_loss(pred, y, w, **loss_kw)
+
+    return _fit(model, loss_fn, (x_tr, y_tr, x_va, y_va), gen, horizon=horizon,
+                train_horizon=train_horizon, epochs=epochs, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, patience=patience, max_seconds=max_seconds,
+                progress=progress, desc="PKN training")
+
+
+def _check_loop_args(val_fraction, epochs, batch_size, patience):
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if not (isinstance(v, int) and v >= 1):
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def _split(frames, n_inputs, horizon, train_horizon, val_fraction, seed):
+    """Windows of the training and validation trajectories (seeded shuffle, the last
+    ``ceil(val_fraction * n)`` held out) and the generator that continues the seeded stream."""
+    n = frames.shape[0]
+    n_val = math.ceil(val_fraction * n)
+    if n - n_val < 1:
+        raise ValueError(f"need at least 2 trajectories for a validation split, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n, generator=gen)
+    if not (isinstance(train_horizon, int) and 1 <= train_horizon <= horizon):
+        raise ValueError(f"train_horizon must be an int in [1, horizon], got {train_horizon!r}")
+    x_tr, y_tr = sliding_windows(frames[order[:n - n_val]], n_inputs, horizon)
+    x_va, y_va = sliding_windows(frames[order[n - n_val:]], n_inputs, horizon)
+    return x_tr, y_tr[:, :train_horizon], x_va, y_va, gen
+
+
+def _fit(model, loss_fn, windows, gen, *, horizon, train_horizon, epochs, batch_size, lr,
+         weight_decay, patience, max_seconds, progress, desc) -> PKNTrainResult:
+    """Adam through the ``train_horizon``-step rollout, early stopping on the validation loss
+    of the full ``horizon``, best weights restored."""
+    x_tr, y_tr, x_va, y_va = windows
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999),
                            weight_decay=weight_decay)
     history = {"train_loss": [], "val_loss": [], "val_mse": []}
     best, best_state, best_epoch, stale = math.inf, None, 0, 0
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc="PKN training", disable=not progress, unit="epoch")
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
     for epoch in bar:
         model.train()
         perm = torch.randperm(len(x_tr), generator=gen)
@@ -190,14 +219,14 @@ def train_warping_forecaster(data, *, model: WarpingForecaster | None = None,
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             pred, w = model(x_tr[idx], train_horizon)
-            loss, _ = pkn_loss(pred, y_tr[idx], w, **loss_kw)
+            loss, _ = loss_fn(pred, y_tr[idx], w)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
             opt.zero_grad()
             loss.backward()
             opt.step()
             running += float(loss.detach()) * len(idx)
-        val_loss, val_mse = _evaluate(model, x_va, y_va, horizon, batch_size, loss_kw)
+        val_loss, val_mse = _evaluate(model, x_va, y_va, horizon, batch_size, loss_fn)
         history["train_loss"].append(running / len(x_tr))
         history["val_loss"].append(val_loss)
         history["val_mse"].append(val_mse)
@@ -216,10 +245,76 @@ def train_warping_forecaster(data, *, model: WarpingForecaster | None = None,
     return PKNTrainResult(model, history, best_epoch, time.perf_counter() - start)
 
 
-def forecast_scores(model: WarpingForecaster, data, *, horizon: int = 6,
+def train_direct_forecaster(data, *, model: DirectForecaster | None = None,
+                            n_inputs: int = 4, horizon: int = 6,
+                            train_horizon: int | None = None, small: bool = False,
+                            residual: bool = False, epochs: int = 500, batch_size: int = 64,
+                            lr: float = 1e-4, weight_decay: float = 4e-4,
+                            val_fraction: float = 0.2, patience: int = 20, eps: float = 0.0,
+                            alpha: float = 0.5, boundary: str = "periodic",
+                            max_seconds: float | None = None, seed: int = 0,
+                            progress: bool = True) -> PKNTrainResult:
+    """Train the direct convolutional predictor (ACDNN, :class:`DirectForecaster`) exactly as
+    :func:`train_warping_forecaster` trains the PKN: the same windows, split, optimiser, early
+    stopping and photometric loss (:func:`charbonnier`, MSE by default), without the motion
+    regularisers (there is no motion field).
+
+    Parameters
+    ----------
+    data : xarray.Dataset or array of shape (trajectory, time, H, W)
+        As for :func:`train_warping_forecaster`.
+    model : DirectForecaster, optional
+        Default: ``DirectForecaster(n_inputs, small=small, residual=residual)``, circular
+        padding if ``boundary="periodic"``.
+    n_inputs, horizon, train_horizon, small, residual
+        Window, horizons and the default model's size and form.
+    epochs, batch_size, lr, weight_decay, val_fraction, patience, max_seconds
+        As for :func:`train_warping_forecaster`.
+    eps, alpha : float
+        Charbonnier parameters of the photometric loss.
+    boundary : {"periodic", "neumann"}
+        Only chooses the default model's padding (``"circular"`` or ``"zeros"``).
+    seed : int
+        Seeds the split, the initial weights and the batch order.
+    progress : bool
+        tqdm bar over epochs.
+
+    Returns
+    -------
+    PKNTrainResult
+        With ``model`` the trained :class:`DirectForecaster`.
+    """
+    if boundary not in ("periodic", "neumann"):
+        raise ValueError(f"boundary must be 'periodic' or 'neumann', got {boundary!r}")
+    _check_loop_args(val_fraction, epochs, batch_size, patience)
+    train_horizon = horizon if train_horizon is None else train_horizon
+    frames = _frames(data)
+    x_tr, y_tr, x_va, y_va, gen = _split(frames, n_inputs, horizon, train_horizon,
+                                         val_fraction, seed)
+    torch.manual_seed(seed)
+    if model is None:
+        pad = "circular" if boundary == "periodic" else "zeros"
+        model = DirectForecaster(n_inputs, small=small, padding_mode=pad, residual=residual)
+    elif model.n_inputs != n_inputs:
+        raise ValueError(f"model takes {model.n_inputs} frames, n_inputs is {n_inputs}")
+
+    def loss_fn(pred, y, _):
+        photo = charbonnier(pred - y, eps=eps, alpha=alpha)
+        return photo, {"photometric": float(photo.detach())}
+
+    return _fit(model, loss_fn, (x_tr, y_tr, x_va, y_va), gen, horizon=horizon,
+                train_horizon=train_horizon, epochs=epochs, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, patience=patience, max_seconds=max_seconds,
+                progress=progress, desc="ACDNN training")
+
+
+def forecast_scores(model: WarpingForecaster | DirectForecaster, data, *, horizon: int = 6,
                     batch_size: int = 64) -> dict:
     """6-step forecast MSE of the model and of persistence (copy the last input frame) on
     every window of ``data`` (spec B.5: MSE averaged over the ``horizon`` steps).
+
+    ``model`` is anything called as ``model(frames, horizon) -> (predictions, motions)`` with
+    an ``n_inputs`` attribute (:class:`WarpingForecaster`, :class:`DirectForecaster`).
 
     Returns
     -------

@@ -1,0 +1,115 @@
+"""The pkn-temperature reproduction: a tiny run by default (persistence checked by brute force
+on the raw grid), the quick run as slow."""
+
+import json
+
+import numpy as np
+import pytest
+
+from probdyn import data as pdata
+from probdyn.reproduce import get_experiment, run_experiment
+from probdyn.reproduce.pkn_temperature import (
+    METHODS,
+    PUBLISHED,
+    air_temperature_sequences,
+    run_pkn_temperature,
+)
+
+
+def _need_data():
+    path = pdata.describe("air_temperature_ncep").local_path()
+    if not path.is_file():
+        pytest.skip(f"{path} not in the data directory")
+
+
+def _by(result):
+    return {(r["method"], r["metric"]): r for r in result.rows}
+
+
+def _brute_force_persistence(length, n_seq):
+    """6-step MSE (K^2) per step of "the last frame plus the climatological diurnal change"
+    on the first n_seq 2014 sequences, by loops over the raw temperatures."""
+    grid = pdata.grid_fields(pdata.load("air_temperature_ncep"))
+    temp, hours = grid.values, grid.time.dt.hour.values
+    clim = {h: temp[:1460][hours[:1460] == h].mean(0) for h in (0, 6, 12, 18)}
+    temp, hours = temp[1460:], hours[1460:]
+    per = np.zeros(6)
+    count = 0
+    for s in range(n_seq):
+        for t0 in range(s * length, (s + 1) * length - 9):
+            last = t0 + 3
+            for h in range(6):
+                target = last + 1 + h
+                forecast = temp[last] + clim[hours[target]] - clim[hours[last]]
+                per[h] += ((temp[target] - forecast) ** 2).mean()
+            count += 1
+    return per / count
+
+
+def test_sequences_are_standardised_2013_anomalies():
+    _need_data()
+    train, test, scale, coords = air_temperature_sequences(73, diurnal=False)
+    assert train.shape == test.shape == (20, 73, 25, 53)
+    assert abs(scale - 9.11) < 0.01  # the figure quoted in docs/api/physics-warping.md
+    np.testing.assert_allclose(train.reshape(-1, 25, 53).mean(0), 0, atol=1e-9)
+    assert train.std() == pytest.approx(1.0)
+    assert str(coords["time"][0])[:10] == "2014-01-01" and coords["lat"][0] == 75.0
+    train, _, scale_d, _ = air_temperature_sequences(73)
+    # removing the mean diurnal cycle: zero mean at each hour of the day (frames 0, 4, ...
+    # are 00 UTC), a smaller anomaly scale
+    hourly = train.reshape(-1, 4, 25, 53).mean(0)
+    np.testing.assert_allclose(hourly, 0, atol=1e-9)
+    assert scale_d < scale
+    with pytest.raises(ValueError, match="sequence_length"):
+        air_temperature_sequences(5)
+
+
+def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
+    _need_data()
+    get_experiment("pkn-temperature")  # registered through EXPERIMENT_MODULES
+    result = run_pkn_temperature(sequence_length=16, train_sequences=6, test_sequences=2,
+                                 epochs=1, patience=1, seed=0, out=tmp_path)
+    rows = _by(result)
+    assert {m for m, _ in rows} == set(METHODS)
+    scale2 = result.settings["anomaly_scale_K"] ** 2
+    for method in METHODS:
+        avg = rows[(method, "mse_avg")]
+        assert avg["published"] == PUBLISHED[method]
+        steps = [rows[(method, f"mse_step{h}_K2")]["measured"] for h in range(1, 7)]
+        assert np.mean(steps) == pytest.approx(rows[(method, "mse_avg_K2")]["measured"],
+                                               rel=1e-5)
+        assert rows[(method, "mse_avg_K2")]["measured"] == pytest.approx(
+            avg["measured"] * scale2, rel=1e-9)
+    oracle = _brute_force_persistence(16, 2)
+    measured = [rows[("Persistence", f"mse_step{h}_K2")]["measured"] for h in range(1, 7)]
+    np.testing.assert_allclose(measured, oracle, rtol=1e-4)
+    assert rows[("PKN with regularization", "D_px2_per_step")]["measured"] > 0
+    ds = result.datasets["pkn_temperature_test"]
+    assert ds["forecast"].dims == ("model", "time", "lat", "lon")
+    assert ds.sizes == {"input_time": 4, "time": 6, "lat": 25, "lon": 53, "model": 3,
+                        "component": 2}
+    assert np.isnan(ds["motion"].sel(model="ACDNN")).all()
+    assert np.isfinite(ds["motion"].sel(model="PKN with regularization")).all()
+    png = tmp_path / "pkn_temperature_motion.png"
+    assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+    json.dumps(result.to_json("pkn-temperature"))
+
+
+@pytest.mark.slow
+def test_quick_reproduction_beats_persistence(tmp_path):
+    _need_data()
+    result = run_experiment("pkn-temperature", quick=True, seed=0, out=tmp_path)
+    rows = _by(result)
+
+    def m(method):
+        return rows[(method, "mse_avg_K2")]["measured"]
+
+    print("\n", {k: round(v["measured"], 4) for k, v in rows.items()})
+    # measured (seed 0, 2 shared cores): persistence 10.08 K^2, ACDNN 7.18, PKN with
+    # regularisation 7.44 (7.32 on a less loaded run: the cap is wall-clock), without 7.55
+    # (7.34). The thesis's PKN << ACDNN (Table S4) is not reproduced at this budget, so only
+    # the comparison with persistence is asserted.
+    for method in ("ACDNN", "PKN with regularization", "PKN without regularization"):
+        assert m(method) < 0.85 * m("Persistence"), method
+    for pkn in ("PKN with regularization", "PKN without regularization"):
+        assert rows[(pkn, "speed_m_per_s")]["measured"] > 0.5  # the warp moves things
