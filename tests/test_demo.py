@@ -5,6 +5,7 @@ import math
 import matplotlib
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from probdyn import data
@@ -17,7 +18,9 @@ def test_demo_runs_end_to_end(tmp_path):
         pytest.skip("co2 data file not available (set PROBDYN_DATA_DIR)")
     from probdyn.demo import HORIZON, run
 
+    threads = torch.get_num_threads()
     summary = run(tmp_path, quick=True, progress=False)
+    assert torch.get_num_threads() == threads  # one thread inside, restored afterwards
     for name in ("co2_components.nc", "co2_forecast.nc", "co2_components.png",
                  "co2_forecast.png"):
         assert (tmp_path / name).stat().st_size > 0
