@@ -63,10 +63,14 @@ def simulate_lv(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _dataset(model_name: str, seed: int):
     if model_name == "pendulum":
+        # simulate_pendulum seeds trajectory i with seed + i: spacing the dataset seeds by the
+        # trajectory count keeps every recovery seed's initial states its own (independent
+        # designs; consecutive seeds used to share all but one)
         ds = simulate_pendulum(NUM_TRAJECTORIES, NUM_STEPS, DT,
                                period=PENDULUM_TRUTH["period"],
                                damping=PENDULUM_TRUTH["damping"],
-                               noise=PENDULUM_TRUTH["sigma"], seed=seed, progress=False)
+                               noise=PENDULUM_TRUTH["sigma"], seed=seed * NUM_TRAJECTORIES,
+                               progress=False)
         y = torch.tensor(ds["observation"].values, dtype=torch.float64)
         return (pendulum_model, (torch.tensor(ds["time"].values, dtype=torch.float64), y),
                 PENDULUM_TRUTH)
