@@ -10,7 +10,6 @@ gradient is parallel to that of ``C + lambda_i L``) with the ascent step
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._best_state import BestState
 from ..dynamics import ResidualTransport, VectorField, kinetic_energy, transport_cost
 
 
@@ -212,8 +212,8 @@ def fit_transport_classifier(transport: nn.Module, head: nn.Module, x, labels, *
     opt = torch.optim.Adam(params, lr=lr)
     ce = nn.CrossEntropyLoss()
     losses, costs, accs, val_accs = [], [], [], []
-    best, best_state, best_epoch = -math.inf, None, 0
     modules = nn.ModuleList([transport, head])
+    best = BestState(modules, maximize=True)
     with tqdm(total=int(epochs), desc="train", disable=not progress, leave=False) as bar:
         for epoch in range(int(epochs)):
             modules.train()
@@ -247,15 +247,10 @@ def fit_transport_classifier(transport: nn.Module, head: nn.Module, x, labels, *
                                                     **transport_kwargs)["accuracy"]
                 val_accs.append(val)
                 post["val_acc"] = f"{val:.3f}"
-                if val > best:
-                    best, best_epoch = val, epoch
-                    best_state = copy.deepcopy(modules.state_dict())
+                best.update(val, epoch)
             bar.update(1)
             bar.set_postfix(post)
-    if best_state is not None:
-        modules.load_state_dict(best_state)
-    else:
-        best_epoch = len(losses) - 1
+    best_epoch = best.restore(default=len(losses) - 1)
     multipliers = list(regulariser.history) if isinstance(regulariser,
                                                           LeastActionMultiplier) else []
     return ClassifierResult(losses, costs, accs, val_accs, multipliers, best_epoch, seed)

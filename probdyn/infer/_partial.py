@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
+from .._best_state import BestState
 from ..dynamics import PartiallyObservedODE
 from ..dynamics._neural import _positive_int
 
@@ -149,7 +148,7 @@ def fit_partial_observations(model: PartiallyObservedODE, y, t, *, x0=None, epoc
     opt = torch.optim.Adam(params, lr=lr)
     kw = dict(method=method, substeps=substeps, adjoint=adjoint, **solve_kwargs)
     losses, val_losses = [], []
-    best, best_state, best_epoch, bad, stopped = math.inf, None, 0, 0, False
+    best = BestState(model, patience)
     with tqdm(total=epochs, desc="partial obs", disable=not progress, leave=False) as bar:
         for epoch in range(epochs):
             order = torch.randperm(y.shape[0], generator=generator)
@@ -175,18 +174,10 @@ def fit_partial_observations(model: PartiallyObservedODE, y, t, *, x0=None, epoc
                                                          **{**kw, "adjoint": False}))
                 val_losses.append(val)
                 post["val"] = f"{val:.4g}"
-                if val < best:
-                    best, best_epoch, bad = val, epoch, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    bad += 1
+                best.update(val, epoch)
             bar.update(1)
             bar.set_postfix(post)
-            if patience is not None and bad >= patience:
-                stopped = True
+            if best.should_stop:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = len(losses) - 1
-    return PartialObservationResult(losses, val_losses, best_epoch, stopped, seed)
+    best_epoch = best.restore(default=len(losses) - 1)
+    return PartialObservationResult(losses, val_losses, best_epoch, best.should_stop, seed)

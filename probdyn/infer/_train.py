@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
+from .._best_state import BestState
 from ..dynamics import kinetic_energy, solve
 from ._least_action import LeastActionMultiplier, as_regulariser
 
@@ -137,7 +136,7 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
     opt = torch.optim.Adam(params, lr=lr)
     kw = dict(method=method, step_size=step_size, **solve_kwargs)
     losses, val_losses, energies = [], [], []
-    best, best_state, best_epoch, bad, stopped = math.inf, None, 0, 0, False
+    best = BestState(field, patience)
     with tqdm(total=int(epochs), desc="train", disable=not progress, leave=False) as bar:
         for epoch in range(int(epochs)):
             order = torch.randperm(y.shape[0], generator=generator)
@@ -170,20 +169,13 @@ def train_vector_field(field: torch.nn.Module, y, t, *, epochs: int = 100,
                     val = float(trajectory_mse(field, y_val, t, **kw))
                 val_losses.append(val)
                 post["val"] = f"{val:.4g}"
-                if val < best:
-                    best, best_epoch, bad = val, epoch, 0
-                    best_state = copy.deepcopy(field.state_dict())
-                else:
-                    bad += 1
+                best.update(val, epoch)
             bar.update(1)
             bar.set_postfix(post)
-            if patience is not None and bad >= patience:
-                stopped = True
+            if best.should_stop:
                 break
-    if best_state is not None:
-        field.load_state_dict(best_state)
-    else:
-        best_epoch = len(losses) - 1
+    best_epoch = best.restore(default=len(losses) - 1)
     multipliers = (list(regulariser.history)
                    if isinstance(regulariser, LeastActionMultiplier) else [])
-    return TrainResult(losses, val_losses, best_epoch, stopped, seed, energies, multipliers)
+    return TrainResult(losses, val_losses, best_epoch, best.should_stop, seed, energies,
+                       multipliers)

@@ -5,7 +5,6 @@ autoregressive rollout, early stopping on a validation split of whole trajectori
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._best_state import BestState
 from .direct import DirectForecaster
 from .warping import MotionEstimator, WarpingForecaster, charbonnier, pkn_loss
 
@@ -207,7 +207,7 @@ def _fit(model, loss_fn, windows, gen, *, horizon, train_horizon, epochs, batch_
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999),
                            weight_decay=weight_decay)
     history = {"train_loss": [], "val_loss": [], "val_mse": []}
-    best, best_state, best_epoch, stale = math.inf, None, 0, 0
+    best = BestState(model, patience)
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -231,16 +231,14 @@ def _fit(model, loss_fn, windows, gen, *, horizon, train_horizon, epochs, batch_
         history["val_loss"].append(val_loss)
         history["val_mse"].append(val_mse)
         bar.set_postfix(train=f"{running / len(x_tr):.4f}", val_mse=f"{val_mse:.4f}")
-        if val_loss < best:
-            best, best_epoch, stale = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-        if stale >= patience or (max_seconds is not None
-                                 and time.perf_counter() - start > max_seconds):
+        best.update(val_loss, epoch)
+        if best.should_stop or (max_seconds is not None
+                                and time.perf_counter() - start > max_seconds):
             break
     bar.close()
-    model.load_state_dict(best_state)
+    best_epoch = best.restore()
+    if best_epoch is None:
+        raise FloatingPointError("the validation loss was never finite: lower lr")
     model.eval()
     return PKNTrainResult(model, history, best_epoch, time.perf_counter() - start)
 
