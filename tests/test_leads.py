@@ -175,7 +175,7 @@ def test_environment_net_runs_each_environment_through_its_own_copy(make):
                                                   for e in range(3)]), atol=1e-6)
     conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     assert float(conv.bias.detach().abs().max()) == 0.0
-    assert 0.05 < float(conv.weight.std()) < 0.2
+    assert 0.05 < float(conv.weight.detach().std()) < 0.2
     with pytest.raises(ValueError, match="environments"):
         net(torch.randn(2, 1, c, 8, 8))
 
@@ -253,3 +253,19 @@ def test_fit_leads_on_grids_reduces_the_loss():
         fit_leads(field, y[..., 0, 0], t, iterations=1, progress=False)
     with pytest.raises(ValueError, match="method"):
         fit_leads(field, y, t, iterations=1, method="dopri5", progress=False)
+
+
+def test_output_norm_is_scale_invariant_only_for_linear_g():
+    torch.manual_seed(9)
+    x = torch.rand(2, 3, 5, 2) + 0.5
+    linear = MultiEnvironmentField(None, EnvironmentMLP(2, 2, layers=0))
+    nonlinear = MultiEnvironmentField(None, EnvironmentMLP(2, 2, hidden=8, layers=2))
+    with torch.no_grad():
+        for b in linear.specific.biases:
+            b.zero_()
+        for w in nonlinear.specific.weights:  # large enough weights to leave the linear zone
+            w.normal_(0.0, 1.0)
+        a, b = linear.penalty(x, alpha=0.0), linear.penalty(10 * x, alpha=0.0)
+        assert torch.allclose(a, b, rtol=1e-4)
+        c, d = nonlinear.penalty(x, alpha=0.0), nonlinear.penalty(10 * x, alpha=0.0)
+        assert not torch.allclose(c, d, rtol=1e-2)
