@@ -17,9 +17,10 @@
   a solution, as an extra ODE state), :func:`transport_cost` (``sum_k ||x_{k+1} - x_k||^2 /
   dt`` of a path).
 - Several environments (LEADS): :class:`MultiEnvironmentField` (``f + g_e`` on states
-  ``(E, B, d)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
+  ``(E, B, *state)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
   batched product; shared with ``num_envs=1``; FT-NODE codes with ``env_bias``),
-  :func:`spectral_norms` (batched power iteration).
+  :class:`EnvironmentNet` (E copies of a grid network, e.g. a ConvNet or an FNO),
+  :class:`Swish` (LEADS' learnable Swish), :func:`spectral_norms` (batched power iteration).
 - Partial observations (thesis 3.1): :class:`PartiallyObservedODE` (``dX/dt = F(X)``,
   ``Y = H(X)``, ``X_0`` from an :class:`ObservationEncoder` ``g_theta`` of the last ``k``
   observations or given), :class:`ChannelObservation` (``H`` = observe some channels).
@@ -28,7 +29,13 @@
 """
 
 from ._base import SumField, VectorField
-from ._environments import EnvironmentMLP, MultiEnvironmentField, spectral_norms
+from ._environments import (
+    EnvironmentMLP,
+    EnvironmentNet,
+    MultiEnvironmentField,
+    Swish,
+    spectral_norms,
+)
 from ._hamiltonian import HamiltonianField
 from ._hybrid import HybridField
 from ._least_action import ResidualBlock, ResidualTransport, kinetic_energy, transport_cost
@@ -56,6 +63,7 @@ __all__ = [
     "ConvField",
     "DirectUpDownField",
     "EnvironmentMLP",
+    "EnvironmentNet",
     "FNOField",
     "FourierLayer",
     "HamiltonianField",
@@ -69,6 +77,7 @@ __all__ = [
     "ShootingField",
     "SpectralConv2d",
     "SumField",
+    "Swish",
     "VectorField",
     "hamiltonian_shooting_autodiff",
     "kinetic_energy",

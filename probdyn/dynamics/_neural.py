@@ -186,8 +186,8 @@ class FNOField(VectorField):
 
     Lift (1 x 1 conv, ``channels -> width``), ``layers`` :class:`FourierLayer` (the last one
     without activation, as in Li et al. 2021), then project (1 x 1 convs ``width -> hidden ->
-    channels``). Periodic by construction (FFT); no coordinate channels are appended, so the
-    field is translation-equivariant.
+    channels``). Periodic by construction (FFT); by default no coordinate channels are
+    appended, so the field is translation-equivariant.
 
     Parameters
     ----------
@@ -202,7 +202,12 @@ class FNOField(VectorField):
     hidden : int
         Width of the projection.
     activation : str or nn.Module
-        Nonlinearity of the Fourier layers and the projection (default ``"gelu"``).
+        Nonlinearity of the Fourier layers and the projection (default ``"gelu"``). A module
+        class (e.g. :class:`~probdyn.dynamics.Swish`) gets one instance per layer.
+    coordinates : bool
+        Append the grid coordinates ``(j / ny, i / nx)`` in [0, 1) as two input channels, as
+        Li et al. (2021) and the LEADS code do (needed to represent a space-dependent
+        forcing); the field is then no longer translation-equivariant.
 
     Notes
     -----
@@ -210,14 +215,15 @@ class FNOField(VectorField):
     """
 
     def __init__(self, channels: int, width: int = 32, modes=8, layers: int = 4,
-                 hidden: int = 64, activation="gelu"):
+                 hidden: int = 64, activation="gelu", coordinates: bool = False):
         super().__init__()
         self.channels = _positive_int(channels, "channels")
         width = _positive_int(width, "width")
         layers = _positive_int(layers, "layers")
         hidden = _positive_int(hidden, "hidden")
         self.state_shape = (self.channels, None, None)
-        self.lift = nn.Conv2d(self.channels, width, 1)
+        self.coordinates = bool(coordinates)
+        self.lift = nn.Conv2d(self.channels + 2 * self.coordinates, width, 1)
         self.fourier = nn.Sequential(*[
             FourierLayer(width, modes, activation if i < layers - 1 else None)
             for i in range(layers)])
@@ -226,5 +232,11 @@ class FNOField(VectorField):
 
     def forward(self, t, x):
         flat, batch = _grid_input(x, self.channels)
+        if self.coordinates:
+            n, _, ny, nx = flat.shape
+            gy = torch.arange(ny, dtype=flat.dtype, device=flat.device) / ny
+            gx = torch.arange(nx, dtype=flat.dtype, device=flat.device) / nx
+            grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")).expand(n, 2, ny, nx)
+            flat = torch.cat([flat, grid], dim=1)
         out = self.project(self.fourier(self.lift(flat)))
-        return out.reshape(batch + flat.shape[1:])
+        return out.reshape(batch + out.shape[1:])

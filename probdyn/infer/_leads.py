@@ -37,34 +37,42 @@ class LeadsResult:
     seed: int | None = None
 
 
-def rollout(field, y: torch.Tensor, t: torch.Tensor, restart=None) -> torch.Tensor:
-    """Predicted trajectories ``(E, B, T, d)`` from ``y[:, :, 0]`` by RK4 on the grid ``t``.
+SOLVERS = ("rk4", "euler")
+
+
+def rollout(field, y: torch.Tensor, t: torch.Tensor, restart=None,
+            method: str = "rk4") -> torch.Tensor:
+    """Predicted trajectories ``(E, B, T, *state)`` from ``y[:, :, 0]``, one ``method`` step
+    (``"rk4"``, LV and GS; ``"euler"``, NS) per interval of the grid ``t``.
 
     ``restart`` (T - 1,) bool: where True, the step from ``t[k]`` starts from the data
     ``y[:, :, k]`` instead of the prediction (scheduled sampling; ``restart[0]`` is implied).
     None or all False after the first: one free rollout.
     """
+    if method not in SOLVERS:
+        raise ValueError(f"method must be one of {SOLVERS}, got {method!r}")
     if restart is None or not bool(restart[1:].any()):
-        return solve(field, y[:, :, 0], t, method="rk4")
+        return solve(field, y[:, :, 0], t, method=method)
     preds = [y[:, :, 0]]
     for k in range(len(t) - 1):
         start = y[:, :, k] if bool(restart[k]) else preds[-1]
-        preds.append(solve(field, start, t[k:k + 2], method="rk4")[:, :, -1])
+        preds.append(solve(field, start, t[k:k + 2], method=method)[:, :, -1])
     return torch.stack(preds, dim=2)
 
 
-def trajectory_mse_per_env(field, y, t) -> torch.Tensor:
+def trajectory_mse_per_env(field, y, t, method: str = "rk4") -> torch.Tensor:
     """Free-rollout MSE of each environment's trajectories (over trajectories, time incl.
-    ``t = 0`` and channels, as the official code): shape (E,)."""
+    ``t = 0``, channels and grid points, as the official code): shape (E,)."""
     with torch.no_grad():
-        pred = rollout(field, y, t)
+        pred = rollout(field, y, t, method=method)
     return ((pred - y) ** 2).reshape(y.shape[0], -1).mean(-1)
 
 
-def _check(y, t, name, num_envs):
+def _check(y, t, name, num_envs, state_dims):
     y = torch.as_tensor(y)
-    if y.dim() != 4:
-        raise ValueError(f"{name} must have shape (E, B, T, d), got {tuple(y.shape)}")
+    if y.dim() != 3 + state_dims:
+        raise ValueError(f"{name} must have shape (E, B, T, *state) with {state_dims} state "
+                         f"dims, got {tuple(y.shape)}")
     if not torch.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     if y.shape[2] != len(t):
@@ -77,13 +85,13 @@ def _check(y, t, name, num_envs):
 def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
               lr: float = 1e-3, penalty_weight: float = 1 / 5e3, alpha: float = 1e-2,
               batch_size: int = 1, teacher_forcing: float = 0.99, decay_every: int = 10,
-              y_val=None, eval_every: int = 200, seed: int | None = 0,
-              progress: bool = True) -> LeadsResult:
+              y_val=None, eval_every: int = 200, method: str = "rk4",
+              seed: int | None = 0, progress: bool = True) -> LeadsResult:
     """Train a :class:`~probdyn.dynamics.MultiEnvironmentField` on trajectories of E
     environments (LEADS, thesis S25 with the practical ``Omega`` of the official code).
 
     Each iteration takes ``batch_size`` trajectories of every environment, predicts them by
-    RK4 (scheduled sampling: each step restarts from the data with probability
+    ``method`` (scheduled sampling: each step restarts from the data with probability
     ``teacher_forcing ** (i // decay_every)``), and takes an Adam step on
 
     ``MSE_traj + penalty_weight * sum_e Omega(g_e)``,
@@ -95,8 +103,9 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
     Parameters
     ----------
     field : MultiEnvironmentField
-    y : tensor, shape (E, n, T, d)
-        n training trajectories per environment at times ``t`` (T,).
+    y : tensor, shape (E, n, T, *state)
+        n training trajectories per environment at times ``t`` (T,); ``state`` is the
+        field's ``state_shape`` (``(d,)`` or a grid ``(C, ny, nx)``).
     iterations, lr
         Adam iterations and learning rate (official: 1e-3, betas (0.9, 0.999)).
     penalty_weight, alpha
@@ -107,9 +116,11 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
     teacher_forcing, decay_every
         Scheduled sampling (official: 0.99, every 10 iterations); ``teacher_forcing=0``
         trains by free rollout only.
-    y_val : tensor (E, n_val, T, d), optional
+    y_val : tensor (E, n_val, T, *state), optional
         Validation trajectories: free-rollout MSE every ``eval_every`` iterations; the field
         keeps the best parameters.
+    method : {"rk4", "euler"}
+        One solver step per data interval (official: RK4 for LV and GS, Euler for NS).
     seed : int, optional
         Seeds the batch choice and the restart draws.
     progress : bool
@@ -122,9 +133,12 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
         raise ValueError("field has no trainable parameters")
     dtype = params[0].dtype
     t = torch.as_tensor(t, dtype=dtype)
-    y = _check(torch.as_tensor(y, dtype=dtype), t, "y", field.num_envs)
+    nd = len(field.state_shape)
+    y = _check(torch.as_tensor(y, dtype=dtype), t, "y", field.num_envs, nd)
     if y_val is not None:
-        y_val = _check(torch.as_tensor(y_val, dtype=dtype), t, "y_val", field.num_envs)
+        y_val = _check(torch.as_tensor(y_val, dtype=dtype), t, "y_val", field.num_envs, nd)
+    if method not in SOLVERS:
+        raise ValueError(f"method must be one of {SOLVERS}, got {method!r}")
     for name, value in (("iterations", iterations), ("batch_size", batch_size),
                         ("decay_every", decay_every), ("eval_every", eval_every)):
         if isinstance(value, bool) or int(value) != value or value < 1:
@@ -148,7 +162,7 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
             eps = teacher_forcing ** (it // int(decay_every))
             restart = torch.rand(len(t) - 1, generator=generator) < eps
             opt.zero_grad()
-            pred = rollout(field, batch, t, restart)
+            pred = rollout(field, batch, t, restart, method)
             loss = ((pred - batch) ** 2).mean()
             pen = (field.penalty(batch, alpha) if use_penalty else loss.new_zeros(()))
             objective = loss + penalty_weight * pen
@@ -161,7 +175,7 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
             penalties.append(float(pen.detach()))
             if y_val is not None and ((it + 1) % int(eval_every) == 0
                                       or it == int(iterations) - 1):
-                val = float(trajectory_mse_per_env(field, y_val, t).mean())
+                val = float(trajectory_mse_per_env(field, y_val, t, method).mean())
                 val_mses.append((it, val))
                 if val < best:
                     best, best_it = val, it

@@ -23,8 +23,8 @@ from ._result import ExperimentResult
 # and an import error is a real error (not skipped).
 EXPERIMENT_MODULES: list[str] = [
     "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "nkf_missing", "aphynity_pendulum",
-    "leads_lv", "least_action_circles", "ode_recovery", "partial_obs", "shooting_regression",
-    "shooting_spiral", "pkn_temperature",
+    "leads_lv", "leads_grid", "least_action_circles", "ode_recovery", "partial_obs",
+    "shooting_regression", "shooting_spiral", "pkn_temperature",
 ]
 # ---------------------------------------------------------------------------------------------
 

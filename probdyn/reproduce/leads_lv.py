@@ -36,8 +36,9 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..dynamics import EnvironmentMLP, MultiEnvironmentField
-from ..infer import fit_leads, trajectory_mse_per_env
+from ..infer import fit_leads
 from ..physics import simulate_lotka_volterra
+from ._leads_common import leads_scores, leads_tables
 from ._registry import register_experiment
 from ._result import ExperimentResult
 from ._threads import single_thread
@@ -80,15 +81,6 @@ def _tensor(ds: xr.Dataset, num_envs: int) -> torch.Tensor:
     return torch.tensor(values.reshape(num_envs, -1, *values.shape[1:]), dtype=torch.float32)
 
 
-def _scores(field, y_train, y_test, t) -> dict:
-    per_batch = []
-    with torch.no_grad():
-        for j in range(y_test.shape[1]):  # one test trajectory per environment per batch
-            per_batch.append(float(trajectory_mse_per_env(field, y_test[:, j:j + 1], t).mean()))
-    return {"train": float(trajectory_mse_per_env(field, y_train, t).mean()),
-            "test": float(np.mean(per_batch)), "test_std": float(np.std(per_batch))}
-
-
 def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test: int = 32,
                  seed: int = 0, progress: bool = True) -> ExperimentResult:
     """Every method of Table S7 (LV) over ``seeds`` initialisations, then the novel
@@ -114,13 +106,13 @@ def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test
             fit_leads(field, y, t, iterations=iterations, penalty_weight=weight, alpha=ALPHA,
                       seed=s, progress=False)
             seconds[method].append(time.perf_counter() - t0)
-            scores[method].append(_scores(field, y, y_test, t))
+            scores[method].append(leads_scores(field, y, y_test, t))
             if method == "LEADS":
                 leads_field = field
             bar.update(1)
         # novel environments: LEADS' shared f, alone or frozen plus new g_e
         shared = leads_field.shared.requires_grad_(False)
-        scores["Pre-trained-f-Only"].append(_scores(MultiEnvironmentField(shared, None),
+        scores["Pre-trained-f-Only"].append(leads_scores(MultiEnvironmentField(shared, None),
                                                     y_novel, y_novel_test, t))
         seconds["Pre-trained-f-Only"].append(0.0)
         for method, field in (
@@ -132,26 +124,11 @@ def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test
             fit_leads(field, y_novel, t, iterations=adapt_iterations, penalty_weight=weight,
                       alpha=ALPHA, seed=s, progress=False)
             seconds[method].append(time.perf_counter() - t0)
-            scores[method].append(_scores(field, y_novel, y_novel_test, t))
+            scores[method].append(leads_scores(field, y_novel, y_novel_test, t))
             bar.update(1)
     bar.close()
-    rows = []
-    for method, runs in scores.items():
-        pub = PUBLISHED.get(method, (None, None, None))
-        for metric, col in (("mse_train", 0), ("mse_test", 1), ("mse_test_std", 2)):
-            key = {"mse_train": "train", "mse_test": "test", "mse_test_std": "test_std"}[metric]
-            rows.append({"method": method, "metric": metric,
-                         "measured": float(np.mean([r[key] for r in runs])),
-                         "published": pub[col]})
-        rows.append({"method": method, "metric": "mse_test_seed_sd",
-                     "measured": float(np.std([r["test"] for r in runs])), "published": None})
-    names = list(scores)
-    ds = xr.Dataset(
-        {"mse_train": (("method", "seed"), [[r["train"] for r in scores[m]] for m in names]),
-         "mse_test": (("method", "seed"), [[r["test"] for r in scores[m]] for m in names]),
-         "train_seconds": (("method", "seed"), [seconds[m] for m in names])},
-        coords={"method": names, "seed": np.arange(seeds)},
-        attrs={"seed": seed, "iterations": iterations, "adapt_iterations": adapt_iterations})
+    rows, datasets = leads_tables(scores, seconds, PUBLISHED, "leads_lv", {
+        "seed": seed, "iterations": iterations, "adapt_iterations": adapt_iterations})
     settings = {
         "iterations": iterations, "adapt_iterations": adapt_iterations, "seeds": seeds,
         "num_test": num_test, "environments": E, "novel_environments": E_novel,
@@ -163,7 +140,7 @@ def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test
         "mean_train_seconds": {m: float(np.mean(v)) for m, v in seconds.items()},
         "published_source": "thesis Table S7 (LV); no published numbers for the novel rows",
     }
-    return ExperimentResult(settings, rows, {"leads_lv": ds})
+    return ExperimentResult(settings, rows, datasets)
 
 
 @register_experiment(
