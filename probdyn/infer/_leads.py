@@ -26,7 +26,8 @@ class LeadsResult:
     validation_mses : list of (int, float)
         ``(iteration, free-rollout MSE on y_val)`` at each evaluation.
     best_iteration : int
-        The iteration whose parameters the field holds (best validation MSE, else the last).
+        The iteration whose parameters the field holds (best validation MSE with
+        ``keep_best``, else the last).
     seed : int or None
     """
 
@@ -77,8 +78,8 @@ def _check(y, t, name, num_envs):
 def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
               lr: float = 1e-3, penalty_weight: float = 1 / 5e3, alpha: float = 1e-2,
               batch_size: int = 1, teacher_forcing: float = 0.99, decay_every: int = 10,
-              y_val=None, eval_every: int = 200, seed: int | None = 0,
-              progress: bool = True) -> LeadsResult:
+              y_val=None, eval_every: int = 200, keep_best: bool = True,
+              seed: int | None = 0, progress: bool = True) -> LeadsResult:
     """Train a :class:`~probdyn.dynamics.MultiEnvironmentField` on trajectories of E
     environments (LEADS, thesis S25 with the practical ``Omega`` of the official code).
 
@@ -108,8 +109,12 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
         Scheduled sampling (official: 0.99, every 10 iterations); ``teacher_forcing=0``
         trains by free rollout only.
     y_val : tensor (E, n_val, T, d), optional
-        Validation trajectories: free-rollout MSE every ``eval_every`` iterations; the field
-        keeps the best parameters.
+        Validation trajectories: free-rollout MSE every ``eval_every`` iterations (and at the
+        last iteration), recorded in ``validation_mses``.
+    keep_best : bool
+        With ``y_val``: end with the parameters of the best validation MSE (early stopping).
+        False: keep the last iterate, so ``y_val`` only records a learning curve (then it
+        may be test data without selecting on it).
     seed : int, optional
         Seeds the batch choice and the restart draws.
     progress : bool
@@ -163,7 +168,7 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
                                       or it == int(iterations) - 1):
                 val = float(trajectory_mse_per_env(field, y_val, t).mean())
                 val_mses.append((it, val))
-                if val < best:
+                if keep_best and val < best:
                     best, best_it = val, it
                     best_state = copy.deepcopy(field.state_dict())
             bar.update(1)
