@@ -132,6 +132,32 @@ def test_fit_leads_reduces_the_loss_on_lotka_volterra():
     assert all(p > 0 for p in fit.penalties)
 
 
+def test_fit_leads_learning_curve_without_selection_keeps_the_last_iterate():
+    ds = simulate_lotka_volterra("train", 2, num_steps=6, progress=False)
+    y = torch.tensor(ds["state"].values.reshape(10, 2, 6, 2), dtype=torch.float32)
+    t = torch.tensor(ds["time"].values, dtype=torch.float32)
+    y_train, y_val = y[:, :1], y[:, 1:]
+
+    def fit(**kw):
+        torch.manual_seed(0)
+        field = MultiEnvironmentField(EnvironmentMLP(1, 2, hidden=8),
+                                      EnvironmentMLP(10, 2, hidden=8))
+        return field, fit_leads(field, y_train, t, iterations=25, lr=0.1, progress=False, **kw)
+
+    plain, _ = fit()  # no validation: the last iterate
+    curve, result = fit(y_val=y_val, eval_every=1, keep_best=False)
+    _, selected = fit(y_val=y_val, eval_every=1)
+    mses = [v for _, v in result.validation_mses]
+    assert len(mses) == 25 and result.best_iteration == 24
+    # the run is noisy enough that selection picks an earlier iterate ...
+    assert selected.best_iteration == min(range(25), key=mses.__getitem__) != 24
+    # ... while keep_best=False leaves exactly the parameters of the run without y_val
+    for a, b in zip(plain.state_dict().values(), curve.state_dict().values()):
+        assert torch.equal(a, b)
+    assert mses[-1] == pytest.approx(float(trajectory_mse_per_env(curve, y_val, t).mean()),
+                                     rel=1e-6)
+
+
 def test_fit_leads_bad_inputs():
     field = MultiEnvironmentField(None, EnvironmentMLP(3, 2, hidden=4, layers=1))
     t = torch.linspace(0, 1, 4)

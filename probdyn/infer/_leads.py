@@ -3,13 +3,13 @@ penalty ``Omega(g_e)``, scheduled sampling as in the official code."""
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
+from .._best_state import BestState
 from ..dynamics import MultiEnvironmentField, solve
 
 
@@ -26,7 +26,8 @@ class LeadsResult:
     validation_mses : list of (int, float)
         ``(iteration, free-rollout MSE on y_val)`` at each evaluation.
     best_iteration : int
-        The iteration whose parameters the field holds (best validation MSE, else the last).
+        The iteration whose parameters the field holds (best validation MSE with
+        ``keep_best``, else the last).
     seed : int or None
     """
 
@@ -85,7 +86,7 @@ def _check(y, t, name, num_envs, state_dims):
 def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
               lr: float = 1e-3, penalty_weight: float = 1 / 5e3, alpha: float = 1e-2,
               batch_size: int = 1, teacher_forcing: float = 0.99, decay_every: int = 10,
-              y_val=None, eval_every: int = 200, method: str = "rk4",
+              y_val=None, eval_every: int = 200, method: str = "rk4", keep_best: bool = True,
               seed: int | None = 0, progress: bool = True) -> LeadsResult:
     """Train a :class:`~probdyn.dynamics.MultiEnvironmentField` on trajectories of E
     environments (LEADS, thesis S25 with the practical ``Omega`` of the official code).
@@ -117,10 +118,14 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
         Scheduled sampling (official: 0.99, every 10 iterations); ``teacher_forcing=0``
         trains by free rollout only.
     y_val : tensor (E, n_val, T, *state), optional
-        Validation trajectories: free-rollout MSE every ``eval_every`` iterations; the field
-        keeps the best parameters.
+        Validation trajectories: free-rollout MSE every ``eval_every`` iterations (and at the
+        last iteration), recorded in ``validation_mses``.
     method : {"rk4", "euler"}
         One solver step per data interval (official: RK4 for LV and GS, Euler for NS).
+    keep_best : bool
+        With ``y_val``: end with the parameters of the best validation MSE (early stopping).
+        False: keep the last iterate, so ``y_val`` only records a learning curve (then it
+        may be test data without selecting on it).
     seed : int, optional
         Seeds the batch choice and the restart draws.
     progress : bool
@@ -153,7 +158,7 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
     use_penalty = field.specific is not None and penalty_weight > 0
     losses, penalties, val_mses = [], [], []
-    best, best_state, best_it = math.inf, None, int(iterations) - 1
+    best = BestState(field)
     n = y.shape[1]
     with tqdm(total=int(iterations), desc="LEADS", disable=not progress, leave=False) as bar:
         for it in range(int(iterations)):
@@ -177,12 +182,10 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
                                       or it == int(iterations) - 1):
                 val = float(trajectory_mse_per_env(field, y_val, t, method).mean())
                 val_mses.append((it, val))
-                if val < best:
-                    best, best_it = val, it
-                    best_state = copy.deepcopy(field.state_dict())
+                if keep_best:
+                    best.update(val, it)
             bar.update(1)
             if it % 50 == 0:
                 bar.set_postfix(loss=f"{losses[-1]:.3g}", eps=f"{eps:.2f}")
-    if best_state is not None:
-        field.load_state_dict(best_state)
+    best_it = best.restore(default=int(iterations) - 1)
     return LeadsResult(losses, penalties, val_mses, best_it, seed)
