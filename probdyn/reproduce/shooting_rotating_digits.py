@@ -40,6 +40,22 @@ reference README's command uses 1 (with norm weight 0.05). With weight 1 the pen
 early training: measured (dynamic particles, seed 0), after 20 epochs the test MSE is 0.047 at
 every angle, the error of a decoded image that does not move in time, above the mean-training-
 frame baseline (0.0117); the latent dynamics stay near the identity.
+
+Quick run (``--quick``, seed 0: 40 epochs, 146 training and 37 test sequences of 16 x 16
+digits; 161 s CPU, 13 min wall on the loaded 2-core machine), test MSE at the left-out angle /
+over all angles / parameters of the latent dynamics:
+
+- static direct 0.0487 / 0.0404 / 52,420;
+- static particles 0.0458 / 0.0374 / 48,200;
+- dynamic particles 0.0259 / 0.0199 / 48,200;
+- dynamic direct 0.0191 / 0.0161 / 245,300;
+- baselines: mean training frame 0.0117, unrotated first frame 0.1268.
+
+Every variant has learnt part of the rotation (2.6 to 6.7 times below the unrotated frame) and
+the two time-dependent variants are about twice as good as the static ones, but after 40 epochs
+(240 Adam steps at lr 1e-3) none is below the mean-training-frame baseline: the quick run does
+not reach the regime of the paper's numbers. The full mode (500 epochs, the paper's; ~12.5 x the
+quick run, about 35 min CPU; not run) is the comparison to make.
 """
 
 from __future__ import annotations
