@@ -12,7 +12,10 @@ or from its public URL) and keeps it only if the checksum matches.
 - :func:`register`: add a dataset (decorator on its loader).
 - :func:`data_dir`: the directory files are read from; :func:`fetch`: get a file.
 - :func:`synthetic_s1`, :func:`synthetic_s2`: the simulated S1/S2 sets of the NKF paper.
-- :func:`concentric_circles`: the 2-D two-circle classification toy (least action).
+- :func:`concentric_circles`: the 2-D two-circle classification toy (least action);
+  :func:`concentric_annuli`: a disc inside an annulus (ANODE's toy, shooting).
+- :func:`rotating_digits`: one digit rotated through a full turn, ``(sample, time, y, x)``,
+  from scikit-learn's 8 x 8 digits or MNIST IDX files (:func:`read_idx`).
 
 Registered datasets (data variable in brackets): ``nile`` (``volume``), ``sunspots`` and
 ``sunspots_monthly`` (``sunspots``), ``co2`` and ``co2_weekly`` (``co2``), ``lynx_hare``
@@ -41,13 +44,14 @@ from . import (  # noqa: F401  (register the datasets)
     _gridded,
     _schmidt_lipson,
 )
+from ._digits import read_idx, rotating_digits
 from ._exchange import EXCHANGE_RATE_SERIES
 from ._files import ENV_VAR, ChecksumError, UnverifiedDatasetWarning, data_dir
 from ._gridded import grid_fields
 from ._load import fetch, load
 from ._registry import DatasetInfo, UnknownDatasetError, describe, list_datasets, register
 from ._synthetic import synthetic_s1, synthetic_s2
-from ._toy import concentric_circles
+from ._toy import concentric_annuli, concentric_circles
 
 __all__ = [
     "ENV_VAR",
@@ -55,6 +59,7 @@ __all__ = [
     "ChecksumError",
     "DatasetInfo",
     "UnknownDatasetError",
+    "concentric_annuli",
     "concentric_circles",
     "UnverifiedDatasetWarning",
     "data_dir",
@@ -63,7 +68,9 @@ __all__ = [
     "grid_fields",
     "list_datasets",
     "load",
+    "read_idx",
     "register",
+    "rotating_digits",
     "synthetic_s1",
     "synthetic_s2",
 ]

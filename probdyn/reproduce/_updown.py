@@ -14,9 +14,11 @@ DIRECT_BLOCKS = 5
 
 
 def make_updown(variant: str, state_dim: int, alpha: int, num_particles: int,
-                time_horizon: float, *, activation: str = "relu", seed: int = 0):
+                time_horizon: float, *, activation: str = "relu", momentum_scale: float = 0.1,
+                seed: int = 0):
     """One UpDown model; particle positions ``U[-1.5, 1.5]`` (also their v-parts, which the
-    paper leaves open) and momenta ``N(0, 0.1^2)`` (paper App. E)."""
+    paper leaves open) and momenta ``N(0, momentum_scale^2)`` (paper App. E: 0.1, for K = 15
+    particles in 1-D; theta is a sum over the particles, so many large particles need less)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if variant.endswith("direct"):
@@ -25,7 +27,7 @@ def make_updown(variant: str, state_dim: int, alpha: int, num_particles: int,
                                  activation=activation, seed=seed)
     return ShootingField(state_dim, num_particles, alpha, activation=activation,
                          variant=variant.split()[0], position_range=(-1.5, 1.5),
-                         momentum_scale=0.1, seed=seed)
+                         momentum_scale=momentum_scale, seed=seed)
 
 
 def predict(field, x: torch.Tensor, t: torch.Tensor, step: float):
