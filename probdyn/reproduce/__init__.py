@@ -24,7 +24,8 @@ from ._result import ExperimentResult
 EXPERIMENT_MODULES: list[str] = [
     "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "nkf_missing", "aphynity_pendulum",
     "leads_lv", "least_action_circles", "ode_recovery", "partial_obs", "shooting_regression",
-    "shooting_spiral", "pkn_temperature",
+    "shooting_spiral", "pkn_temperature", "aphynity_rd",
+    "aphynity_wave",
 ]
 # ---------------------------------------------------------------------------------------------
 
