@@ -136,7 +136,7 @@ def test_lr_physics_sets_the_physical_step(data):
         fit_aphynity(f, y, t, epochs=1, niter=1, lr=1e-3, lr_physics=lr_physics,
                      progress=False)
         steps[lr_physics] = (float((f.physical.period_unconstrained.detach() - before).abs()),
-                             float((f.augmentation.net[0].weight - w).abs().max()))
+                             float((f.augmentation.net[0].weight.detach() - w).abs().max()))
     assert steps[None][0] == pytest.approx(1e-3, rel=1e-3)
     assert steps[1e-1][0] == pytest.approx(1e-1, rel=1e-3)
     assert steps[None][1] == pytest.approx(steps[1e-1][1], rel=1e-3)
