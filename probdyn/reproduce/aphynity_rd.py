@@ -157,7 +157,7 @@ def _rows(name, field, y, y_test, t, batch, predictions) -> list:
     "without augmentation, Neural ODE, true PDE vs thesis Table S6 (a)",
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
-    """Full: the thesis's 1600 + 320 sequences, batch 64, 100 epochs, lr 1e-3 (days of CPU);
+    """Full: the thesis's 1600 + 320 sequences, batch 64, 100 epochs, lr 1e-3 (~20 CPU-hours);
     quick: 32 + 32 sequences, batch 16, 60 epochs on the first 10 steps, lr 1e-2 (physics
     5e-2)."""
     with single_thread():

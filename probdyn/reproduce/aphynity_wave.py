@@ -169,7 +169,7 @@ def _rows(name, field, y, y_test, t, batch, predictions) -> list:
     "augmentation, Neural ODE, true PDE vs thesis Table S6 (b)",
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
-    """Full: the thesis's 200 + 50 sequences, batch 64, 100 epochs, lr 1e-4 (a CPU-day);
+    """Full: the thesis's 200 + 50 sequences, batch 64, 100 epochs, lr 1e-4 (~a CPU-day);
     quick: 16 + 16 sequences, batch 8, 20 epochs on the first 10 steps, lr 1e-3 (physics
     1e-2)."""
     with single_thread():
