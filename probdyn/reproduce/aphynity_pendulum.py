@@ -160,7 +160,8 @@ def _rows(name, field, y, y_test, t, predictions) -> list:
 
 @register_experiment(
     "aphynity-pendulum",
-    "APHYNITY on the damped pendulum: Param ODE with/without augmentation, Neural ODE, true "
+    "APHYNITY on the damped pendulum: Param ODE and Hamiltonian with/without augmentation, "
+    "Neural ODE, true "
     "ODE vs thesis Table S6 (c)",
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
