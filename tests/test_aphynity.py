@@ -116,12 +116,30 @@ def test_naive_ablation_has_larger_augmentation(data, incomplete):
     (dict(tau2=-1.0), "tau2"), (dict(lambda0=-0.5), "lambda0"), (dict(lr=0.0), "lr"),
     (dict(niter=0), "niter"), (dict(epochs=1.5), "epochs"), (dict(norm="l1"), "norm"),
     (dict(batch_size=0), "batch_size"), (dict(tau2=float("nan")), "tau2"),
+    (dict(lr_physics=-1e-2), "lr_physics"),
 ])
 def test_bad_arguments_raise(data, kwargs, match):
     y, t = data
     f = HybridField(Pendulum(), _augmentation())
     with pytest.raises(ValueError, match=match):
         fit_aphynity(f, y, t, **{**FIT, **kwargs})
+
+
+def test_lr_physics_sets_the_physical_step(data):
+    # Adam's first step moves every parameter by its learning rate (|m / sqrt(v)| = 1)
+    y, t = data
+    steps = {}
+    for lr_physics in (None, 1e-1):
+        f = HybridField(Pendulum(PERIOD_INIT), _augmentation())
+        before = f.physical.period_unconstrained.detach().clone()
+        w = f.augmentation.net[0].weight.detach().clone()
+        fit_aphynity(f, y, t, epochs=1, niter=1, lr=1e-3, lr_physics=lr_physics,
+                     progress=False)
+        steps[lr_physics] = (float((f.physical.period_unconstrained.detach() - before).abs()),
+                             float((f.augmentation.net[0].weight.detach() - w).abs().max()))
+    assert steps[None][0] == pytest.approx(1e-3, rel=1e-3)
+    assert steps[1e-1][0] == pytest.approx(1e-1, rel=1e-3)
+    assert steps[None][1] == pytest.approx(steps[1e-1][1], rel=1e-3)
 
 
 def test_bad_data_and_field_raise(data):

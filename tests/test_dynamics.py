@@ -178,6 +178,26 @@ def test_conv_field_padding():
         ConvField(2, padding="zeros")
 
 
+def test_conv_field_batch_norm_is_the_aphynity_convnet():
+    # thesis Table S3, written out with torch layers: the same weights give the same output
+    torch.manual_seed(0)
+    field = ConvField(2, hidden=16, layers=2, batch_norm=True)
+    nn = torch.nn
+    ref = nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1, padding_mode="circular", bias=False),
+        nn.BatchNorm2d(16, track_running_stats=False), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1, padding_mode="circular", bias=False),
+        nn.BatchNorm2d(16, track_running_stats=False), nn.ReLU(),
+        nn.Conv2d(16, 2, 3, padding=1, padding_mode="circular"))
+    ref.load_state_dict(field.net.state_dict())
+    x = torch.randn(3, 4, 2, 8, 8)
+    assert torch.allclose(field(0.0, x), ref(x.reshape(12, 2, 8, 8)).reshape(x.shape),
+                          atol=1e-6)
+    field.eval()  # no running statistics: still the batch's statistics
+    assert torch.allclose(field(0.0, x), ref(x.reshape(12, 2, 8, 8)).reshape(x.shape),
+                          atol=1e-6)
+
+
 def test_spectral_conv_is_band_limited_and_equivariant():
     torch.manual_seed(0)
     conv = SpectralConv2d(1, 1, modes=3).double()

@@ -32,6 +32,17 @@ def test_fitzhugh_nagumo_rhs_matches_numpy():
     np.testing.assert_allclose(out[:, 1], b * _roll_lap(V, dx) + U - V, atol=1e-12)
 
 
+def test_fitzhugh_nagumo_without_reaction_is_pure_diffusion():
+    a, b, N = 2e-3, 4e-3, 16
+    field = physics.FitzHughNagumo(a, b, grid_size=N, reaction=False).double()
+    assert "k" not in field.physical_parameters()
+    x = torch.rand(2, 2, N, N, dtype=torch.float64)
+    out = field(torch.tensor(0.0), x).detach().numpy()
+    dx = 2 / N
+    np.testing.assert_allclose(out[:, 0], a * _roll_lap(x[:, 0].numpy(), dx), atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], b * _roll_lap(x[:, 1].numpy(), dx), atol=1e-12)
+
+
 def test_gray_scott_rhs_matches_numpy():
     F, k, Du, Dv = 0.039, 0.058, 0.2097, 0.105
     field = physics.GrayScott(F, k, Du, Dv, 16).double()

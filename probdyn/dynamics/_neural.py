@@ -97,11 +97,16 @@ class ConvField(VectorField):
       homogeneous Neumann (no-flux) condition, and it is defined for any kernel size (torch's
       ``reflect`` mirrors about the boundary *node* instead, the vertex-centred version).
 
+    With ``batch_norm=True`` every hidden convolution (then without bias) is followed by a
+    ``BatchNorm2d`` without running statistics, before the activation: the APHYNITY ConvNet
+    (thesis Table S3). Its output then depends on the whole batch of states, in training and
+    evaluation alike (the official code's behaviour).
+
     Shapes: ``x`` of shape ``(..., channels, y, x)`` returns the same shape.
     """
 
     def __init__(self, channels: int, hidden: int = 16, layers: int = 3, kernel_size: int = 3,
-                 padding: str = "periodic", activation="relu"):
+                 padding: str = "periodic", activation="relu", batch_norm: bool = False):
         super().__init__()
         self.channels = _positive_int(channels, "channels")
         hidden = _positive_int(hidden, "hidden")
@@ -118,9 +123,12 @@ class ConvField(VectorField):
         sizes = [self.channels] + [hidden] * layers + [self.channels]
         mods = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            hidden_layer = i < len(sizes) - 2
             mods.append(nn.Conv2d(a, b, kernel_size, padding=kernel_size // 2,
-                                  padding_mode=mode))
-            if i < len(sizes) - 2:
+                                  padding_mode=mode, bias=not (batch_norm and hidden_layer)))
+            if hidden_layer:
+                if batch_norm:
+                    mods.append(nn.BatchNorm2d(b, track_running_stats=False))
                 mods.append(_activation(activation))
         self.net = nn.Sequential(*mods)
 

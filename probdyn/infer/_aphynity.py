@@ -49,7 +49,8 @@ def _non_negative(value, name: str) -> float:
 
 
 def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5,
-                 lr: float = 1e-3, tau2: float = 1.0, lambda0: float = 1.0,
+                 lr: float = 1e-3, lr_physics: float | None = None, tau2: float = 1.0,
+                 lambda0: float = 1.0,
                  norm: str = "l2", naive: bool = False, batch_size: int | None = None,
                  method: str = "rk4", step_size: float | None = None, seed: int | None = 0,
                  progress: bool = True, **solve_kwargs) -> AphynityResult:
@@ -95,6 +96,10 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
         Optimiser steps per batch between lambda updates (thesis ``N_iter``).
     lr : float
         Adam learning rate (``tau_1``), positive.
+    lr_physics : float, optional
+        A separate Adam learning rate for the parameters of ``field.physical`` (default
+        ``lr``): a few physical parameters on a log scale may need larger steps than the
+        network's weights.
     tau2 : float
         Lambda step (>= 0; 0 is the "vanilla optim." ablation with fixed lambda).
     lambda0 : float
@@ -121,9 +126,12 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
         raise ValueError(f"field must be a HybridField, got {type(field).__name__}")
     epochs = _positive_int(epochs, "epochs")
     niter = _positive_int(niter, "niter")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0) \
-            or not math.isfinite(lr):
-        raise ValueError(f"lr (tau_1) must be positive and finite, got {lr!r}")
+    for name, value in (("lr (tau_1)", lr), ("lr_physics", lr_physics)):
+        if value is None and name == "lr_physics":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0) \
+                or not math.isfinite(value):
+            raise ValueError(f"{name} must be positive and finite, got {value!r}")
     tau2 = _non_negative(tau2, "tau2")
     lam = _non_negative(lambda0, "lambda0")
     if norm not in NORMS:
@@ -142,7 +150,12 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
     y = _check_trajectories(y0.to(dtype), t, "y")
     batch_size = y.shape[0] if batch_size is None else _positive_int(batch_size, "batch_size")
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    opt = torch.optim.Adam(params, lr=lr)
+    groups = [{"params": params}]
+    if lr_physics is not None:
+        physical = {id(p) for p in field.physical.parameters()}
+        groups = [{"params": [p for p in params if id(p) not in physical]},
+                  {"params": [p for p in params if id(p) in physical], "lr": lr_physics}]
+    opt = torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
     kw = dict(method=method, step_size=step_size, **solve_kwargs)
     losses, norms, lambdas, epoch_losses = [], [], [], []
     with tqdm(total=epochs, desc="aphynity", disable=not progress, leave=False) as bar:

@@ -31,6 +31,10 @@ class FitzHughNagumo(GridField):
         ``dx = length / n``.
     stencil : str
         Laplacian stencil, see :func:`probdyn.ops.laplacian` (the spec's 3x3 five-point).
+    reaction : bool
+        Include the reaction terms (default). ``False`` leaves the pure diffusion
+        ``(a Lap u, b Lap v)``: APHYNITY's incomplete "Param PDE (a, b)" (``k`` is then not
+        a parameter).
 
     Attributes
     ----------
@@ -41,13 +45,15 @@ class FitzHughNagumo(GridField):
     channels = ("u", "v")
 
     def __init__(self, a: float = 1e-3, b: float = 5e-3, k: float = 5e-3, grid_size=32,
-                 length: float = 2.0, stencil: str = "five_point"):
+                 length: float = 2.0, stencil: str = "five_point", reaction: bool = True):
         ny, nx = grid_shape(grid_size)
         length = check_number("length", length)
         super().__init__((ny, nx), (length / ny, length / nx))
         self._register_positive("a", a)
         self._register_positive("b", b)
-        self._register_positive("k", k, allow_zero=True)
+        self.reaction = bool(reaction)
+        if self.reaction:
+            self._register_positive("k", k, allow_zero=True)
         ops.laplacian(torch.zeros(self.grid), self.dx, stencil=stencil)  # validates stencil
         self.stencil = stencil
 
@@ -55,6 +61,9 @@ class FitzHughNagumo(GridField):
         self._check_shape(x)
         u, v = x[..., 0, :, :], x[..., 1, :, :]
         lap = ops.laplacian(x, self.dx, stencil=self.stencil)
+        if not self.reaction:
+            return torch.stack([self._param("a", x) * lap[..., 0, :, :],
+                                self._param("b", x) * lap[..., 1, :, :]], dim=-3)
         du = self._param("a", x) * lap[..., 0, :, :] + u - u**3 - self._param("k", x) - v
         dv = self._param("b", x) * lap[..., 1, :, :] + u - v
         return torch.stack([du, dv], dim=-3)

@@ -25,7 +25,7 @@ EXPERIMENT_MODULES: list[str] = [
     "nile", "lynx_hare", "nkf_exchange", "nkf_synthetic", "nkf_missing", "aphynity_pendulum",
     "leads_lv", "leads_grid", "least_action_circles", "ode_recovery", "partial_obs",
     "shooting_regression", "shooting_spiral", "pkn_temperature", "shooting_circles",
-    "shooting_rotating_digits",
+    "shooting_rotating_digits", "aphynity_rd", "aphynity_wave",
 ]
 # ---------------------------------------------------------------------------------------------
 
