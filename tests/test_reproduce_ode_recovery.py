@@ -19,7 +19,7 @@ def test_tiny_run_rows():
     get_experiment("ode-recovery")
     # the Lotka-Volterra path runs in the slow quick test
     result = run_recovery(1, 1, models=("pendulum",), nuts_draws=10, map_steps=40,
-                          progress=False)
+                          map_starts=1, progress=False)
     rows = {(r["method"], r["metric"]): r for r in result.rows}
     for method in ("Laplace (pendulum)", "NUTS (pendulum)"):
         for name in ("period", "damping", "sigma") if "pendulum" in method else (
@@ -35,3 +35,16 @@ def test_quick_run_laplace_covers_the_truth(tmp_path):
     coverage = [r["measured"] for r in result.rows
                 if r["method"].startswith("Laplace") and r["metric"].endswith("coverage90")]
     assert np.mean(coverage) >= 0.7
+
+
+def test_pendulum_map_starts_are_prior_quantiles_of_the_period():
+    from scipy.stats import lognorm
+
+    from probdyn.reproduce.ode_recovery import _pendulum_starts
+
+    y = torch.randn(3, 5, 2, dtype=torch.float64)
+    starts = _pendulum_starts(y, 4)
+    expected = lognorm(s=0.5, scale=5.0).ppf([0.2, 0.4, 0.6, 0.8])
+    periods = [float(init({"name": "period", "fn": None, "is_observed": False})) for init in
+               starts]
+    np.testing.assert_allclose(periods, expected, rtol=1e-10)
