@@ -9,6 +9,7 @@ import torch
 
 from ..dynamics import HybridField, solve
 from ..infer import fit_aphynity
+from ..io import trajectories_to_dataset
 
 #: the rows' metric names, by the base of the published "log MSE" (spec C.3)
 LOG_METRICS = {"e": "ln_mse", "10": "log10_mse"}
@@ -79,3 +80,42 @@ def method_rows(name: str, pred: torch.Tensor, y_test: torch.Tensor, published: 
 def pct_errors(estimates: dict, truth: dict) -> dict:
     """``100 |hat - true| / true`` for every parameter in ``estimates``."""
     return {p: 100 * abs(float(v) - truth[p]) / truth[p] for p, v in estimates.items()}
+
+
+def grid_table(models: dict, truth: HybridField, y: torch.Tensor, y_test: torch.Tensor,
+               t: torch.Tensor, *, physics: type, rows_fn, channels: tuple,
+               train_steps: int | None,
+               batch_size: int, lr_physics: float | None, seed: int, **fit) -> tuple:
+    """Train and score the methods of a PDE table (reaction-diffusion, wave).
+
+    ``models`` maps a method name to ``(field, naive)``; each is trained on the first
+    ``train_steps`` steps of ``y`` (default all), the parameters of its ``physics`` part (a
+    physical model class) at ``lr_physics`` (default ``fit["lr"]``), then solved on the
+    whole test windows ``y_test``, as is the untrained ``truth`` ("True PDE").
+    ``rows_fn(name, field, pred, fa)`` gives each method's table rows (``fa``:
+    ``||F_a||^2`` on the training states of APHYNITY rows, else None).
+
+    Returns ``(rows, history, dataset, train_steps, batch_size)``, the dataset holding the
+    first test sequence and every method's prediction of it (the output stays small).
+    """
+    steps = len(t) - 1 if train_steps is None else train_steps
+    if not 1 <= steps <= len(t) - 1:
+        raise ValueError(f"train_steps must be in [1, {len(t) - 1}], got {train_steps!r}")
+    y_fit, t_fit = y[:, :steps + 1], t[:steps + 1]
+    batch = min(batch_size, y.shape[0])
+    rows, predictions, history = [], {}, {}
+    for name, (field, naive) in {**models, "True PDE": (truth, None)}.items():
+        if naive is not None:
+            parametric = isinstance(field.physical, physics)
+            history[name] = train(field, y_fit, t_fit, naive=naive, batch_size=batch,
+                                  seed=seed, lr_physics=lr_physics if parametric else None,
+                                  **fit)
+        pred = predict(field, y_test, t, batch)
+        predictions[name] = pred.numpy()
+        fa = augmentation_norm(field, y_fit, batch) if "APHYNITY" in name else None
+        rows += rows_fn(name, field, pred, fa)
+    ds = trajectories_to_dataset(y_test[:1].numpy(), t.numpy(), channels, name="observation",
+                                 attrs={"split": "test", "seed": seed})
+    for i, (name, pred) in enumerate(predictions.items()):
+        ds[f"prediction_{i}"] = (ds["observation"].dims, pred[:1], {"method": name})
+    return rows, history, ds, steps, batch

@@ -44,9 +44,8 @@ from pathlib import Path
 import torch
 
 from ..dynamics import ConvField, HybridField
-from ..io import trajectories_to_dataset
 from ..physics import FitzHughNagumo, simulate_fitzhugh_nagumo
-from ._aphynity_common import augmentation_norm, method_rows, pct_errors, predict, train
+from ._aphynity_common import grid_table, method_rows, pct_errors
 from ._registry import register_experiment
 from ._result import ExperimentResult
 from ._threads import single_thread
@@ -94,13 +93,6 @@ def run_rd(num_train: int = 1600, num_test: int = 320, epochs: int = 100, *, see
     ``train_steps`` steps; the test is always on the 25 steps.
     """
     y, y_test, t = simulate(num_train, num_test, seed)
-    steps = len(t) - 1 if train_steps is None else train_steps
-    if not 1 <= steps <= len(t) - 1:
-        raise ValueError(f"train_steps must be in [1, {len(t) - 1}], got {train_steps!r}")
-    y_fit, t_fit = y[:, :steps + 1], t[:steps + 1]
-    batch = min(batch_size, num_train)
-    fit = dict(epochs=epochs, niter=niter, lr=lr, tau2=tau2, lambda0=lambda0,
-               batch_size=batch, seed=seed, progress=progress)
 
     def physics(complete: bool) -> FitzHughNagumo:
         # float32 like the data and the ConvNet (fit_aphynity trains in the parameters' dtype)
@@ -113,20 +105,12 @@ def run_rd(num_train: int = 1600, num_test: int = 320, epochs: int = 100, *, see
         "APHYNITY Param PDE (a, b, k)": (HybridField(physics(True), convnet(seed)), False),
         "Neural ODE": (HybridField(convnet(seed)), True),
     }
-    rows, predictions, history = [], {}, {}
-    for name, (field, naive) in models.items():
-        parametric = isinstance(field.physical, FitzHughNagumo)
-        history[name] = train(field, y_fit, t_fit, naive=naive,
-                              lr_physics=lr_physics if parametric else None, **fit)
-        rows += _rows(name, field, y_fit, y_test, t, batch, predictions)
-    rows += _rows("True PDE", HybridField(FitzHughNagumo(**TRUTH)), y_fit, y_test, t, batch,
-                  predictions)
-
-    # keep the output small: the first test sequence and its predictions only
-    ds = trajectories_to_dataset(y_test[:1].numpy(), t.numpy(), ("u", "v"),
-                                 name="observation", attrs={"split": "test", "seed": seed})
-    for i, (name, pred) in enumerate(predictions.items()):
-        ds[f"prediction_{i}"] = (ds["observation"].dims, pred[:1], {"method": name})
+    rows, history, ds, steps, batch = grid_table(
+        models, HybridField(FitzHughNagumo(**TRUTH)), y, y_test, t, physics=FitzHughNagumo,
+        rows_fn=_rows_fn(y_test),
+        channels=("u", "v"), train_steps=train_steps, batch_size=batch_size,
+        lr_physics=lr_physics, seed=seed, epochs=epochs, niter=niter, lr=lr, tau2=tau2,
+        lambda0=lambda0, progress=progress)
     settings = {
         "num_train": num_train, "num_test": num_test, "num_steps": len(t) - 1,
         "train_steps": steps, "dt": 0.1, "grid": 32, **TRUTH,
@@ -141,14 +125,14 @@ def run_rd(num_train: int = 1600, num_test: int = 320, epochs: int = 100, *, see
     return ExperimentResult(settings, rows, {"aphynity_rd_test": ds})
 
 
-def _rows(name, field, y, y_test, t, batch, predictions) -> list:
-    pred = predict(field, y_test, t, batch)
-    predictions[name] = pred.numpy()
-    errors = None
-    if isinstance(field.physical, FitzHughNagumo) and name != "True PDE":
-        errors = pct_errors(field.physical.physical_parameters(), TRUTH)
-    return method_rows(name, pred, y_test, PUBLISHED[name], log_base="10", errors=errors,
-                       fa=augmentation_norm(field, y, batch) if "APHYNITY" in name else None)
+def _rows_fn(y_test):
+    def rows(name, field, pred, fa) -> list:
+        errors = None
+        if isinstance(field.physical, FitzHughNagumo) and name != "True PDE":
+            errors = pct_errors(field.physical.physical_parameters(), TRUTH)
+        return method_rows(name, pred, y_test, PUBLISHED[name], log_base="10", errors=errors,
+                           fa=fa)
+    return rows
 
 
 @register_experiment(

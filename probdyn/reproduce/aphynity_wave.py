@@ -42,9 +42,8 @@ from pathlib import Path
 import torch
 
 from ..dynamics import ConvField, HybridField
-from ..io import trajectories_to_dataset
 from ..physics import DampedWave, simulate_damped_wave, wave_initial_state
-from ._aphynity_common import augmentation_norm, method_rows, pct_errors, predict, train
+from ._aphynity_common import grid_table, method_rows, pct_errors
 from ._registry import register_experiment
 from ._result import ExperimentResult
 from ._threads import single_thread
@@ -105,13 +104,6 @@ def run_wave(num_train: int = 200, num_test: int = 50, epochs: int = 100, *, see
     ``train_steps`` steps; the test is always on the 25 steps.
     """
     y, y_test, t = simulate(num_train, num_test, seed)
-    steps = len(t) - 1 if train_steps is None else train_steps
-    if not 1 <= steps <= len(t) - 1:
-        raise ValueError(f"train_steps must be in [1, {len(t) - 1}], got {train_steps!r}")
-    y_fit, t_fit = y[:, :steps + 1], t[:steps + 1]
-    batch = min(batch_size, num_train)
-    fit = dict(epochs=epochs, niter=niter, lr=lr, tau2=tau2, lambda0=lambda0,
-               batch_size=batch, seed=seed, progress=progress)
 
     def physics(damped: bool) -> DampedWave:
         # float32 like the data and the ConvNet (fit_aphynity trains in the parameters' dtype)
@@ -124,20 +116,12 @@ def run_wave(num_train: int = 200, num_test: int = 50, epochs: int = 100, *, see
         "APHYNITY Param PDE (c, k)": (HybridField(physics(True), convnet(seed)), False),
         "Neural ODE": (HybridField(convnet(seed)), True),
     }
-    rows, predictions, history = [], {}, {}
-    for name, (field, naive) in models.items():
-        parametric = isinstance(field.physical, DampedWave)
-        history[name] = train(field, y_fit, t_fit, naive=naive,
-                              lr_physics=lr_physics if parametric else None, **fit)
-        rows += _rows(name, field, y_fit, y_test, t, batch, predictions)
-    rows += _rows("True PDE", HybridField(DampedWave(**TRUTH)), y_fit, y_test, t, batch,
-                  predictions)
-
-    # keep the output small: the first test window and its predictions only
-    ds = trajectories_to_dataset(y_test[:1].numpy(), t.numpy(), ("w", "w_t"),
-                                 name="observation", attrs={"split": "test", "seed": seed})
-    for i, (name, pred) in enumerate(predictions.items()):
-        ds[f"prediction_{i}"] = (ds["observation"].dims, pred[:1], {"method": name})
+    rows, history, ds, steps, batch = grid_table(
+        models, HybridField(DampedWave(**TRUTH)), y, y_test, t, physics=DampedWave,
+        rows_fn=_rows_fn(y_test),
+        channels=("w", "w_t"), train_steps=train_steps, batch_size=batch_size,
+        lr_physics=lr_physics, seed=seed, epochs=epochs, niter=niter, lr=lr, tau2=tau2,
+        lambda0=lambda0, progress=progress)
     settings = {
         "num_train": num_train, "num_test": num_test, "num_steps": len(t) - 1,
         "train_steps": steps, "dt": DT, "grid": 64, **TRUTH,
@@ -152,15 +136,15 @@ def run_wave(num_train: int = 200, num_test: int = 50, epochs: int = 100, *, see
     return ExperimentResult(settings, rows, {"aphynity_wave_test": ds})
 
 
-def _rows(name, field, y, y_test, t, batch, predictions) -> list:
-    pred = predict(field, y_test, t, batch)
-    predictions[name] = pred.numpy()
-    errors = None
-    if isinstance(field.physical, DampedWave) and name != "True PDE":
-        p = field.physical.physical_parameters()
-        errors = pct_errors(p if "k)" in name else {"c": p["c"]}, TRUTH)
-    return method_rows(name, pred, y_test, PUBLISHED[name], log_base="e", errors=errors,
-                       fa=augmentation_norm(field, y, batch) if "APHYNITY" in name else None)
+def _rows_fn(y_test):
+    def rows(name, field, pred, fa) -> list:
+        errors = None
+        if isinstance(field.physical, DampedWave) and name != "True PDE":
+            p = field.physical.physical_parameters()
+            errors = pct_errors(p if "k)" in name else {"c": p["c"]}, TRUTH)
+        return method_rows(name, pred, y_test, PUBLISHED[name], log_base="e", errors=errors,
+                           fa=fa)
+    return rows
 
 
 @register_experiment(
