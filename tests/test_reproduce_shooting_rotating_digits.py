@@ -72,6 +72,22 @@ def test_tiny_run_on_mnist_idx_files_carries_the_reference_numbers(tmp_path):
     assert result.settings["image_size"] == 28
 
 
+def test_registered_run_reads_mnist_from_the_environment_variable(tmp_path, monkeypatch):
+    from probdyn.reproduce import shooting_rotating_digits as mod
+
+    seen = {}
+    monkeypatch.setattr(mod, "run_rotating", lambda epochs, **kw: seen.update(kw, epochs=epochs))
+    monkeypatch.setenv("PROBDYN_MNIST_DIR", str(tmp_path))
+    mod.run(quick=True, seed=3, out=tmp_path)
+    assert seen == {"epochs": 40, "seed": 3, "source": tmp_path}
+    monkeypatch.delenv("PROBDYN_MNIST_DIR")
+    mod.run(quick=False, seed=0, out=tmp_path)
+    assert seen["source"] == "sklearn" and seen["epochs"] == 500
+    monkeypatch.setenv("PROBDYN_MNIST_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="PROBDYN_MNIST_DIR"):
+        mod.run(quick=True, seed=0, out=tmp_path)
+
+
 @pytest.mark.slow
 def test_quick_run_learns_the_rotation(tmp_path):
     pytest.importorskip("sklearn")

@@ -60,6 +60,7 @@ quick run, about 35 min CPU; not run) is the comparison to make.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -274,9 +275,16 @@ def run_rotating(epochs: int, *, variants=VARIANTS, source="sklearn",
     "MNIST IDX files) with a conv autoencoder and a latent UpDown ODE, MSE at a left-out angle",
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
-    """Quick: 40 epochs; full: 500 epochs (the paper's); all four variants, 16 x 16 digits."""
+    """Quick: 40 epochs; full: 500 epochs (the paper's); all four variants, 16 x 16 sklearn
+    digits, or 28 x 28 MNIST read from the folder named by the environment variable
+    ``PROBDYN_MNIST_DIR`` when it is set (``train-images-idx3-ubyte[.gz]`` and
+    ``train-labels-idx1-ubyte[.gz]``)."""
+    mnist = os.environ.get("PROBDYN_MNIST_DIR")
+    if mnist is not None and not Path(mnist).is_dir():
+        raise ValueError(f"PROBDYN_MNIST_DIR={mnist!r} is not a folder")
     with single_thread():  # small networks: one thread is fastest
-        return run_rotating(40 if quick else 500, seed=seed)
+        return run_rotating(40 if quick else 500, seed=seed,
+                            source=Path(mnist) if mnist else "sklearn")
 
 
 __all__ = ["ConvAutoencoder", "LatentUpDown", "REFERENCES", "evaluate", "fit_rotating",
