@@ -54,6 +54,25 @@ def test_batched_networks_equal_per_environment_loops(kind):
         assert torch.allclose(out[e], _mlp_by_hand(net, e, x[e]), atol=1e-6)
 
 
+
+@pytest.mark.parametrize("kind", ["specific", "coded"])
+def test_functional_call_uses_the_substituted_parameters(kind):
+    """torch.func.functional_call (ensembles, hypernetworks, MAML-style adaptation) must see
+    the parameters it passes in, not tensors cached at construction."""
+    torch.manual_seed(0)
+    E = 3
+    net = (EnvironmentMLP(E, 2, hidden=8, layers=2) if kind == "specific"
+           else EnvironmentMLP(1, 2, hidden=8, layers=2, env_bias=E))
+    x = torch.randn(E, 4, 2)
+    other = {name: torch.randn_like(p) for name, p in net.named_parameters()}
+    out = torch.func.functional_call(net, other, (x,))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            p.copy_(other[name])
+    assert torch.allclose(out, net(x), atol=1e-6)
+    assert not torch.allclose(out, torch.func.functional_call(
+        net, {k: v + 1 for k, v in other.items()}, (x,)))
+
 def test_power_iteration_matches_spectral_norm_and_carries_gradients():
     torch.manual_seed(1)
     w = torch.randn(3, 6, 4, requires_grad=True)

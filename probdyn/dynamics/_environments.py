@@ -110,10 +110,6 @@ class EnvironmentMLP(nn.Module):
                 raise ValueError("env_bias is for a shared network: num_envs must be 1")
             self.code_biases = nn.ParameterList(nn.Parameter(torch.zeros(self.env_bias, 1, b))
                                                 for b in sizes[1:])
-        # plain references for the forward pass: ParameterList indexing costs more than the
-        # tiny matrix products themselves (load_state_dict copies in place, so they stay valid)
-        codes = list(self.code_biases) if self.env_bias is not None else [None] * len(sizes[1:])
-        self._layers = list(zip(self.weights, self.biases, codes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 2 or x.shape[-1] != self.dim:
@@ -126,8 +122,11 @@ class EnvironmentMLP(nn.Module):
         batched = self.num_envs > 1
         h = x.reshape(E, -1, self.dim)
         slopes = F.softplus(self.betas)
-        last = len(self._layers) - 1
-        for k, (w, b, code) in enumerate(self._layers):
+        # the ParameterLists are read at every call (not cached) so that
+        # torch.func.functional_call's substituted parameters are the ones used
+        codes = self.code_biases if self.env_bias is not None else [None] * len(self.biases)
+        last = len(self.biases) - 1
+        for k, (w, b, code) in enumerate(zip(self.weights, self.biases, codes)):
             h = torch.baddbmm(b, h, w) if batched else torch.matmul(h, w[0]) + b[0]
             if code is not None:
                 h = h + code
