@@ -3,9 +3,13 @@
 import math
 
 import pytest
+import torch
 
+from probdyn.dynamics import HybridField
+from probdyn.physics import DampedPendulum, simulate_pendulum
 from probdyn.reproduce import get_experiment, run_experiment
-from probdyn.reproduce.aphynity_pendulum import PUBLISHED, run_pendulum
+from probdyn.reproduce._aphynity_common import fixed, train
+from probdyn.reproduce.aphynity_pendulum import PUBLISHED, augmentation_mlp, run_pendulum
 
 METHODS = set(PUBLISHED)
 
@@ -53,3 +57,17 @@ def test_quick_reproduction_shows_aphynity_gains(tmp_path):
     # a conservative (learned-H) model cannot fit damped data; its augmentation can
     # (quick run, seed 0: ln MSE +0.75 vs -3.79; thesis -0.35 vs -3.97)
     assert m("APHYNITY Hamiltonian", "ln_mse") < m("Hamiltonian", "ln_mse") - 2
+
+
+def test_true_ode_rows_train_only_the_augmentation():
+    """``fixed`` freezes the true physics: fit_aphynity moves the MLP, never T0 or alpha."""
+    ds = simulate_pendulum(3, 10, 0.5, noise=0.01, split="train", seed=0, progress=False)
+    y = torch.tensor(ds["observation"].values, dtype=torch.float32)
+    t = torch.tensor(ds["time"].values, dtype=torch.float32)
+    field = HybridField(fixed(DampedPendulum(6.0, 0.2)), augmentation_mlp(0))
+    before = [p.detach().clone() for p in field.augmentation.parameters()]
+    train(field, y, t, epochs=3, niter=2, lr=1e-2, lambda0=1.0, tau2=1.0, progress=False)
+    p = field.physical.physical_parameters()
+    assert float(p["period"]) == pytest.approx(6.0, rel=1e-6)
+    assert float(p["damping"]) == pytest.approx(0.2, rel=1e-6)
+    assert any(not torch.equal(a, b) for a, b in zip(before, field.augmentation.parameters()))

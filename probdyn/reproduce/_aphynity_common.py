@@ -77,6 +77,12 @@ def method_rows(name: str, pred: torch.Tensor, y_test: torch.Tensor, published: 
     return rows
 
 
+def fixed(physical: torch.nn.Module) -> torch.nn.Module:
+    """``physical`` with its parameters frozen: the "APHYNITY True PDE/ODE" rows train only
+    the augmentation on top of the true physics."""
+    return physical.requires_grad_(False)
+
+
 def pct_errors(estimates: dict, truth: dict) -> dict:
     """``100 |hat - true| / true`` for every parameter in ``estimates``."""
     return {p: 100 * abs(float(v) - truth[p]) / truth[p] for p, v in estimates.items()}
