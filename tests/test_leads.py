@@ -2,6 +2,8 @@
 loops, the penalty's mechanics (power iteration vs torch's spectral norm), scheduled
 sampling's limits, and training."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -223,6 +225,43 @@ def test_environment_net_runs_each_environment_through_its_own_copy(make):
     assert 0.05 < float(conv.weight.detach().std()) < 0.2
     with pytest.raises(ValueError, match="environments"):
         net(torch.randn(2, 1, c, 8, 8))
+
+
+@pytest.mark.parametrize("make", [_conv, _fno])
+def test_ft_node_grid_codes_are_per_environment_biases_in_every_layer(make):
+    """FT-NODE on grids against its definition: environment e's output is the shared network
+    with code_biases[k][e] added to the bias of its k-th linear/conv layer."""
+    torch.manual_seed(6)
+    E = 3
+    net = EnvironmentNet(1, make, init_std=0.1, env_bias=E)
+    with torch.no_grad():
+        for code in net.code_biases:
+            code.normal_()
+    c = net.state_shape[0]
+    x = torch.randn(E, 2, c, 8, 8)
+    out = net(x)
+    layers = [m for m in net.nets[0].modules()
+              if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    assert len(layers) == len(net.code_biases) >= 3
+    for e in range(E):
+        by_hand = copy.deepcopy(net.nets[0])
+        for hook_layer in by_hand.modules():  # plain layers: no hooks in the oracle
+            hook_layer._forward_hooks.clear()
+        plain = [m for m in by_hand.modules()
+                 if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+        with torch.no_grad():
+            for k, layer in enumerate(plain):
+                layer.bias += net.code_biases[k][e]
+        assert torch.allclose(out[e], by_hand(None, x[e]), atol=1e-5)
+    assert not torch.allclose(out[0], out[1])
+    # gradients reach the codes of every environment; the field is tied to E environments
+    out.sum().backward()
+    assert all(float(code.grad.abs().min()) > 0 for code in net.code_biases)
+    assert MultiEnvironmentField(net, None).num_envs == E
+    with pytest.raises(ValueError, match="environments"):
+        net(torch.randn(E + 1, 1, c, 8, 8))
+    with pytest.raises(ValueError, match="num_envs must be 1"):
+        EnvironmentNet(2, make, env_bias=E)
 
 
 def _reference_matrices(net):

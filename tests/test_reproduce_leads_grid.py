@@ -51,6 +51,8 @@ def test_methods_are_the_right_fields():
     assert leads.specific.output_scale == 1e-3
     no_min, w = make_field(gs, "LEADS no min.", 3, 4)
     assert no_min.shared is not None and w == 0.0
+    ft, w = make_field(gs, "FT-NODE", 3, 4)
+    assert ft.specific is None and ft.num_envs == 3 and ft.shared.env_bias == 3 and w == 0.0
     ns_field, _ = make_field(PROBLEMS["ns"], "LEADS", 4, 10)
     assert ns_field.state_shape == (1, None, None)
     with pytest.raises(ValueError, match="unknown method"):

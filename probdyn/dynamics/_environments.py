@@ -13,6 +13,7 @@ norms (:func:`spectral_norms`) make the Lipschitz part of the LEADS penalty.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -164,6 +165,13 @@ class EnvironmentNet(nn.Module):
         with zero biases (official LEADS: 0.1 for GS and NS); None keeps torch's init.
     output_scale : float
         Factor on the output (the LEADS ConvNet's ``factor = 1e-3``).
+    env_bias : int, optional
+        FT-NODE on grids (``num_envs = 1``): the shared network gets a one-hot environment
+        code in every linear and convolution layer, i.e. a learned bias per environment and
+        output channel (zero at start) added to each such layer's output, as
+        :class:`EnvironmentMLP` does with ``env_bias``. ``x``'s first axis is then the
+        ``env_bias`` environments. (With zero padding the one-hot channel would be cut at
+        the borders; the added bias is the periodic-padding reading.)
 
     Notes
     -----
@@ -172,7 +180,8 @@ class EnvironmentNet(nn.Module):
     """
 
     def __init__(self, num_envs: int, make: Callable[[], nn.Module], *,
-                 init_std: float | None = None, output_scale: float = 1.0):
+                 init_std: float | None = None, output_scale: float = 1.0,
+                 env_bias: int | None = None):
         super().__init__()
         self.num_envs = _positive_int(num_envs, "num_envs")
         if not callable(make):
@@ -195,12 +204,24 @@ class EnvironmentNet(nn.Module):
                         if mod.bias is not None:
                             mod.bias.zero_()
         _layer_matrices(self.nets[0])  # fails early on layers without a penalty rule
+        self.env_bias = None if env_bias is None else _positive_int(env_bias, "env_bias")
+        if self.env_bias is not None:
+            if self.num_envs != 1:
+                raise ValueError("env_bias is for a shared network: num_envs must be 1")
+            coded = [m for m in self.nets[0].modules() if isinstance(m, _CODED)]
+            self.code_biases = nn.ParameterList(
+                nn.Parameter(torch.zeros(self.env_bias, _out_channels(m))) for m in coded)
+            for k, m in enumerate(coded):
+                m.register_forward_hook(functools.partial(_add_env_code, self, k))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nd = len(self.state_shape)
         if x.dim() < nd + 1:
             raise ValueError(f"x must have shape (E, ..., *state_shape) with {nd} state dims, "
                              f"got {tuple(x.shape)}")
+        if self.env_bias is not None and x.shape[0] != self.env_bias:
+            raise ValueError(f"x has {x.shape[0]} environments on its first axis, the "
+                             f"environment codes {self.env_bias}")
         if self.num_envs == 1:
             return self.output_scale * self.nets[0](None, x)
         if x.shape[0] != self.num_envs:
@@ -215,6 +236,27 @@ class EnvironmentNet(nn.Module):
         part reshaped to ``(in, out my mx)`` (the LEADS code's ``CalculateNorm``)."""
         per_env = [_layer_matrices(net) for net in self.nets]
         return [torch.stack(layer) for layer in zip(*per_env)]
+
+
+_CODED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _out_channels(layer: nn.Module) -> int:
+    return layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
+
+
+def _add_env_code(owner: EnvironmentNet, k: int, layer: nn.Module, inputs, out):
+    """Forward hook of FT-NODE's coded layers: add environment e's bias of layer ``k`` to
+    the outputs of environment e's states, which lead the flattened batch (``(E*B, ...)``:
+    the grid networks flatten ``(E, B, ...)`` in order)."""
+    bias = owner.code_biases[k]
+    E = bias.shape[0]
+    grouped = out.reshape(E, -1, *out.shape[1:])
+    if isinstance(layer, nn.Linear):  # channels last
+        shape = (E,) + (1,) * (grouped.dim() - 2) + (bias.shape[1],)
+    else:  # (N, C, *spatial)
+        shape = (E, 1, bias.shape[1]) + (1,) * (grouped.dim() - 3)
+    return (grouped + bias.reshape(shape)).reshape(out.shape)
 
 
 def spectral_norms(weight: torch.Tensor, u: torch.Tensor, iterations: int = 5):

@@ -19,11 +19,14 @@ Models (official code): ``f`` and each ``g_e`` are
 
 Adam 1e-3, scheduled sampling 0.99 every 10 iterations; batches of 1 (GS) and 2 (NS)
 trajectories per environment. Methods: ``One-For-All`` (``f`` only), ``One-Per-Env.``
-(``g_e`` only), ``LEADS no min.`` (``f + g_e``, no penalty) and ``LEADS`` (with
+(``g_e`` only), ``FT-NODE`` (``f`` with a one-hot environment code in every linear and
+convolution layer: a learned per-environment bias of each layer,
+:class:`~probdyn.dynamics.EnvironmentNet` with ``env_bias``), ``LEADS no min.``
+(``f + g_e``, no penalty) and ``LEADS`` (with
 ``(1 / lambda) sum_e Omega(g_e)``). The penalty weights follow the official code
 (``train_leads.py``), which produced the published numbers, as ``leads-lv`` does: GS
 ``1 / lambda = 1e-3`` (thesis text: 1e-2) and ``alpha = 1e-2``; NS ``1 / lambda = 1e-5`` and
-``alpha = 1e-4`` (thesis text: 1e-5). FT-NODE and FT-RNN are not run on the grids.
+``alpha = 1e-4`` (thesis text: 1e-5). FT-RNN (a PredRNN) is not run.
 
 Metrics: MSE of free rollouts over whole trajectories (t = 0 included), channels and grid
 points; test: mean and standard deviation over test batches of one trajectory per
@@ -53,14 +56,16 @@ from ._threads import single_thread
 PUBLISHED = {
     "gs": {"One-For-All": (1.55e-2, 1.43e-2, 0.15e-2),
            "One-Per-Env.": (8.48e-5, 6.43e-3, 3.42e-3),
+           "FT-NODE": (3.51e-5, 3.86e-3, 3.36e-3),
            "LEADS no min.": (7.65e-5, 5.53e-3, 3.43e-3),
            "LEADS": (5.75e-5, 2.08e-3, 2.88e-3)},
     "ns": {"One-For-All": (5.17e-2, 7.31e-2, 5.29e-2),
            "One-Per-Env.": (5.60e-6, 1.10e-2, 0.72e-2),
+           "FT-NODE": (1.80e-4, 2.96e-2, 1.99e-2),
            "LEADS no min.": (3.20e-4, 7.10e-3, 4.24e-3),
            "LEADS": (1.03e-4, 5.95e-3, 3.65e-3)},
 }
-METHODS = ("One-For-All", "One-Per-Env.", "LEADS no min.", "LEADS")
+METHODS = ("One-For-All", "One-Per-Env.", "FT-NODE", "LEADS no min.", "LEADS")
 REFERENCE = "x_t = x_0 (reference)"
 TEST_SEED = 2**31 - 1  # test initial states: a seed far from the training ones
 
@@ -102,14 +107,16 @@ def make_field(problem: GridProblem, method: str, num_envs: int,
     """The field of ``method`` and its penalty weight."""
     make = problem.network(size)
 
-    def net(envs):
+    def net(envs, env_bias=None):
         return EnvironmentNet(envs, make, init_std=problem.init_std,
-                              output_scale=problem.output_scale)
+                              output_scale=problem.output_scale, env_bias=env_bias)
 
     if method == "One-For-All":
         return MultiEnvironmentField(net(1), None), 0.0
     if method == "One-Per-Env.":
         return MultiEnvironmentField(None, net(num_envs)), 0.0
+    if method == "FT-NODE":
+        return MultiEnvironmentField(net(1, env_bias=num_envs), None), 0.0
     if method == "LEADS no min.":
         return MultiEnvironmentField(net(1), net(num_envs)), 0.0
     if method == "LEADS":
@@ -182,7 +189,8 @@ def run_leads_grid(name: str, iterations: int, *, size: int, train_per_env: int 
 
 @register_experiment(
     "leads-gs",
-    "LEADS vs One-For-All, One-Per-Env. and LEADS no min. on 3 Gray-Scott environments "
+    "LEADS vs One-For-All, One-Per-Env., FT-NODE and LEADS no min. on 3 Gray-Scott "
+    "environments "
     "(thesis Table S7, GS)",
 )
 def run_gs(quick: bool, seed: int, out: Path) -> ExperimentResult:
@@ -197,7 +205,8 @@ def run_gs(quick: bool, seed: int, out: Path) -> ExperimentResult:
 
 @register_experiment(
     "leads-ns",
-    "LEADS vs One-For-All, One-Per-Env. and LEADS no min. on 4 Navier-Stokes forcings "
+    "LEADS vs One-For-All, One-Per-Env., FT-NODE and LEADS no min. on 4 Navier-Stokes "
+    "forcings "
     "(thesis Table S7, NS)",
 )
 def run_ns(quick: bool, seed: int, out: Path) -> ExperimentResult:
