@@ -116,7 +116,7 @@ def test_naive_ablation_has_larger_augmentation(data, incomplete):
     (dict(tau2=-1.0), "tau2"), (dict(lambda0=-0.5), "lambda0"), (dict(lr=0.0), "lr"),
     (dict(niter=0), "niter"), (dict(epochs=1.5), "epochs"), (dict(norm="l1"), "norm"),
     (dict(batch_size=0), "batch_size"), (dict(tau2=float("nan")), "tau2"),
-    (dict(lr_physics=-1e-2), "lr_physics"),
+    (dict(lr_physics=-1e-2), "lr_physics"), (dict(max_grad_norm=0.0), "max_grad_norm"),
 ])
 def test_bad_arguments_raise(data, kwargs, match):
     y, t = data
@@ -157,3 +157,20 @@ def test_bad_data_and_field_raise(data):
         f.augmentation_norm(y, norm="sup")
     with pytest.raises(ValueError, match="NaN"):
         f.augmentation_norm(bad)
+
+
+def test_max_grad_norm_clips_every_step(data):
+    """Clipped to 1e-12, Adam's first step is ~lr * 1e-12 / (1e-12 + eps) ~ 1e-4 lr: the
+    parameters barely move; unclipped they move by ~lr."""
+    y, t = data
+
+    def moved(**kw):
+        f = HybridField(Pendulum(PERIOD_INIT), _augmentation())
+        before = torch.cat([p.detach().flatten().clone() for p in f.parameters()])
+        fit_aphynity(f, y, t, **{**FIT, "epochs": 1, "niter": 1, **kw})
+        after = torch.cat([p.detach().flatten() for p in f.parameters()])
+        return float((after - before).abs().max())
+
+    lr = FIT["lr"]
+    assert moved() > 0.5 * lr
+    assert moved(max_grad_norm=1e-12) < 1e-3 * lr

@@ -20,7 +20,8 @@ def _by(result):
 
 def test_tiny_run_has_every_row_and_a_dataset():
     get_experiment("aphynity-pendulum")  # registered through EXPERIMENT_MODULES
-    result = run_pendulum(3, 3, 12, 4, seed=0)
+    result = run_pendulum(3, 3, 12, 4, train_steps=6, seed=0)
+    assert result.settings["train_steps"] == 6
     rows = _by(result)
     assert {m for m, _ in rows} == METHODS
     for method in METHODS:
@@ -38,6 +39,8 @@ def test_tiny_run_has_every_row_and_a_dataset():
     assert ds["observation"].dims == ("trajectory", "time", "channel")
     assert ds.sizes["trajectory"] == 3 and ds.sizes["time"] == 12
     assert len([v for v in ds.data_vars if v.startswith("prediction_")]) == len(METHODS)
+    with pytest.raises(ValueError, match="train_steps"):
+        run_pendulum(2, 2, 12, 1, train_steps=12)
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
                  lr: float = 1e-3, lr_physics: float | None = None, tau2: float = 1.0,
                  lambda0: float = 1.0,
                  norm: str = "l2", naive: bool = False, batch_size: int | None = None,
+                 max_grad_norm: float | None = None,
                  method: str = "rk4", step_size: float | None = None, seed: int | None = 0,
                  progress: bool = True, **solve_kwargs) -> AphynityResult:
     r"""Train a :class:`~probdyn.dynamics.HybridField` by APHYNITY's adaptive Lagrangian,
@@ -111,6 +112,10 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
         irrelevant and kept at ``lambda0``); the norms are still recorded.
     batch_size : int, optional
         Trajectories per batch (default all: the pendulum's full batch).
+    max_grad_norm : float, optional
+        Clip the gradient's global norm to this value before each step (default: no
+        clipping, as the official code). At the large learning rates of short CPU runs one
+        outlying step can make the augmentation blow the solution up to inf.
     method, step_size, **solve_kwargs
         Passed to :func:`probdyn.dynamics.solve`.
     seed : int, optional
@@ -132,6 +137,11 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0) \
                 or not math.isfinite(value):
             raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float))
+                                          and not isinstance(max_grad_norm, bool)
+                                          and math.isfinite(max_grad_norm)
+                                          and max_grad_norm > 0):
+        raise ValueError(f"max_grad_norm must be positive and finite, got {max_grad_norm!r}")
     tau2 = _non_negative(tau2, "tau2")
     lam = _non_negative(lambda0, "lambda0")
     if norm not in NORMS:
@@ -173,6 +183,8 @@ def fit_aphynity(field: HybridField, y, t, *, epochs: int = 1000, niter: int = 5
                         raise RuntimeError(f"APHYNITY loss is {float(loss)} in epoch {epoch} "
                                            f"(lambda {lam:.4g}): lower lr or tau2")
                     loss.backward()
+                    if max_grad_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
                     opt.step()
                     losses.append(float(traj.detach()))
                     norms.append(float(fa.detach()))
