@@ -92,8 +92,9 @@ def test_quick_rd_reproduction(tmp_path):
     # (-2.70 vs -1.21; 29 % vs 64 %)
     assert m(aph, "log10_mse") < m(inc, "log10_mse") - 1
     assert m(aph, "pct_err_param") < 0.75 * m(inc, "pct_err_param")
-    # ||F_a||^2: complete << incomplete (6e-4 vs 0.057)
+    # ||F_a||^2: complete << incomplete (6e-4 vs 0.057); on the true PDE too (5.4e-4)
     assert m(aph_full, "Fa_norm2") < 0.1 * m(aph, "Fa_norm2")
+    assert m("APHYNITY True PDE", "Fa_norm2") < 0.1 * m(aph, "Fa_norm2")
 
 
 @pytest.mark.slow
