@@ -48,7 +48,6 @@ from ..physics import DampedWave, simulate_damped_wave, wave_initial_state
 from ._aphynity_common import fixed, grid_table, method_rows, pct_errors
 from ._registry import register_experiment
 from ._result import ExperimentResult
-from ._threads import single_thread
 
 TRUTH = {"c": 330.0, "k": 50.0}
 #: the official code's initial values (c = 100 * 3.6, k = 45)
@@ -161,11 +160,12 @@ def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Full: the thesis's 200 + 50 sequences, batch 64, 100 epochs, lr 1e-4 (~a CPU-day);
     quick: 16 + 16 sequences, batch 8, 20 epochs on the first 10 steps, lr 1e-3 (physics
     1e-2)."""
-    with single_thread():
-        if quick:
-            return run_wave(16, 16, 20, seed=seed, batch_size=8, lr=1e-3, lr_physics=1e-2,
-                            train_steps=10)
-        return run_wave(seed=seed)
+    # torch's default threads: unlike the small networks of the other reproductions, the
+    # 64 x 64 ConvNet runs 1.7x faster on two threads than on one (measured, 2 idle cores)
+    if quick:
+        return run_wave(16, 16, 20, seed=seed, batch_size=8, lr=1e-3, lr_physics=1e-2,
+                        train_steps=10)
+    return run_wave(seed=seed)
 
 
 __all__ = ["PUBLISHED", "convnet", "run", "run_wave", "simulate"]
