@@ -1,6 +1,7 @@
-"""Gridded datasets: NCEP air temperature and the eofs SST anomalies against the raw files and
-their documented numbers."""
+"""Gridded datasets: NCEP air temperature, ERA5 UK 2-m temperature and the eofs SST anomalies
+against the raw files and their documented numbers."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -61,3 +62,32 @@ def test_sst_anomalies_against_scipy_netcdf_reader():
     np.testing.assert_array_equal(grid.time.values, expected)
     assert str(grid.time.values[0])[:10] == "1963-01-15"
     assert str(grid.time.values[-1])[:10] == "2012-01-16"
+
+
+def test_era5_t2m_against_the_grib_file():
+    # oracle: the data folder's numpy-only GRIB1 decoder on the original .grib (the registered
+    # .npz is a decoded copy of it)
+    root = os.environ.get("PROBDYN_DATA_DIR")
+    folder = Path(root or "/nonexistent")
+    grib = folder / "xarray_data" / "era5-2mt-2019-03-uk.grib"
+    decoder = folder / "scripts" / "decode_grib1.py"
+    if not (grib.is_file() and decoder.is_file()):
+        pytest.skip(f"{grib} or {decoder} not in PROBDYN_DATA_DIR ({root})")
+    spec = importlib.util.spec_from_file_location("decode_grib1", decoder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    t2m, lat, lon, times, _ = module.decode(str(grib))
+    ds = pdata.load("era5_t2m_uk")
+    assert ds.t2m.attrs["units"] == "K" and ds.attrs["frequency"] == "hourly"
+    grid = pdata.grid_fields(ds, "t2m")
+    assert grid.dims == ("time", "lat", "lon") and grid.shape == (744, 33, 49)
+    np.testing.assert_array_equal(grid.values, t2m.astype(np.float64))
+    np.testing.assert_array_equal(grid.lat.values, lat)
+    np.testing.assert_array_equal(grid.lon.values, lon)
+    np.testing.assert_array_equal(grid.time.values, np.asarray(times).astype("datetime64[ns]"))
+    # the data README: hourly 2019-03-01 00:00 to 2019-03-31 23:00, 58-50 N, 10 W-2 E
+    assert str(grid.time.values[0])[:16] == "2019-03-01T00:00"
+    assert str(grid.time.values[-1])[:16] == "2019-03-31T23:00"
+    assert np.all(np.diff(grid.time.values) == np.timedelta64(1, "h"))
+    assert (grid.lat.values[0], grid.lat.values[-1]) == (58.0, 50.0)
+    assert (grid.lon.values[0], grid.lon.values[-1]) == (-10.0, 2.0)

@@ -16,8 +16,8 @@ from probdyn.reproduce.pkn_temperature import (
 )
 
 
-def _need_data():
-    path = pdata.describe("air_temperature_ncep").local_path()
+def _need_data(dataset="air_temperature_ncep"):
+    path = pdata.describe(dataset).local_path()
     if not path.is_file():
         pytest.skip(f"{path} not in the data directory")
 
@@ -26,13 +26,15 @@ def _by(result):
     return {(r["method"], r["metric"]): r for r in result.rows}
 
 
-def _brute_force_persistence(length, n_seq):
+def _brute_force_persistence(length, n_seq, dataset="air_temperature_ncep", var="air",
+                             n_train=1460):
     """6-step MSE (K^2) per step of "the last frame plus the climatological diurnal change"
-    on the first n_seq 2014 sequences, by loops over the raw temperatures."""
-    grid = pdata.grid_fields(pdata.load("air_temperature_ncep"))
+    on the first n_seq held-out sequences (after the first n_train frames), by loops over the
+    raw temperatures."""
+    grid = pdata.grid_fields(pdata.load(dataset), var)
     temp, hours = grid.values, grid.time.dt.hour.values
-    clim = {h: temp[:1460][hours[:1460] == h].mean(0) for h in (0, 6, 12, 18)}
-    temp, hours = temp[1460:], hours[1460:]
+    clim = {h: temp[:n_train][hours[:n_train] == h].mean(0) for h in set(hours.tolist())}
+    temp, hours = temp[n_train:], hours[n_train:]
     per = np.zeros(6)
     count = 0
     for s in range(n_seq):
@@ -62,6 +64,21 @@ def test_sequences_are_standardised_2013_anomalies():
     assert scale_d < scale
     with pytest.raises(ValueError, match="sequence_length"):
         air_temperature_sequences(5)
+    with pytest.raises(ValueError, match="dataset"):
+        air_temperature_sequences(dataset="air")
+
+
+def test_era5_sequences_split_march_by_day():
+    _need_data("era5_t2m_uk")
+    train, test, scale, coords = air_temperature_sequences(dataset="era5_t2m_uk")
+    # March 1-24 train, 25-31 held out, one day per sequence
+    assert train.shape == (24, 24, 33, 49) and test.shape == (7, 24, 33, 49)
+    assert str(coords["time"][0])[:16] == "2019-03-25T00:00" and len(coords["time"]) == 168
+    # each training sequence starts at 00 UTC, so axis 1 is the hour of the day
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-9)
+    assert train.std() == pytest.approx(1.0) and 1.0 < scale < 3.0
+    with pytest.raises(ValueError, match=r"sequence_length .*\[10, 168\]"):
+        air_temperature_sequences(169, dataset="era5_t2m_uk")
 
 
 def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
@@ -93,6 +110,26 @@ def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
     png = tmp_path / "pkn_temperature_motion.png"
     assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
     json.dumps(result.to_json("pkn-temperature"))
+
+
+def test_tiny_era5_run_against_brute_force_persistence(tmp_path):
+    _need_data("era5_t2m_uk")
+    get_experiment("pkn-temperature-era5")
+    result = run_pkn_temperature(dataset="era5_t2m_uk", sequence_length=12, train_sequences=6,
+                                 test_sequences=2, epochs=1, patience=1, seed=0, out=tmp_path)
+    rows = _by(result)
+    oracle = _brute_force_persistence(12, 2, "era5_t2m_uk", "t2m", 24 * 24)
+    measured = [rows[("Persistence", f"mse_step{h}_K2")]["measured"] for h in range(1, 7)]
+    np.testing.assert_allclose(measured, oracle, rtol=1e-4)
+    ds = result.datasets["pkn_temperature_test"]
+    assert ds.sizes["lat"] == 33 and ds.sizes["lon"] == 49 and ds.attrs["step_hours"] == 1
+    assert np.all(np.diff(ds.time.values) == np.timedelta64(1, "h"))
+    # D in m^2/s from px^2 per hour-long step of 0.25-degree cells
+    d_px = rows[("PKN with regularization", "D_px2_per_step")]["measured"]
+    cell = 0.25 * np.pi / 180 * 6.371e6
+    assert rows[("PKN with regularization", "D_m2_per_s")]["measured"] == pytest.approx(
+        d_px * cell**2 / 3600)
+    assert (tmp_path / "pkn_temperature_motion.png").is_file()
 
 
 @pytest.mark.slow

@@ -26,7 +26,8 @@ other GluonTS ``*_nips`` benchmarks ``solar_nips`` (``power``), ``electricity_ni
 (``views``) (files not in the reference data; sha256 not yet recorded, so they load with an
 :class:`UnverifiedDatasetWarning`), ``etth1`` and ``etth2`` (``value``; 7 series HUFL ... OT),
 ``air_temperature_ncep`` (``air``; 1325 grid points with lat/lon coordinates;
-:func:`grid_fields` reshapes it to ``(time, lat, lon)``), ``sst_ndjfm_anomalies`` (``sst``;
+:func:`grid_fields` reshapes it to ``(time, lat, lon)``), ``era5_t2m_uk`` (``t2m``; hourly,
+March 2019, 1617 grid points of 0.25 degrees over the UK), ``sst_ndjfm_anomalies`` (``sst``;
 540 Pacific grid points, one value per winter 1963-2012, NaN over land); the measured
 mechanical systems of Schmidt & Lipson (2009), ``state`` over ``time`` in seconds:
 ``schmidt_lipson_pendulum`` (series theta [rad], omega [rad/s]),

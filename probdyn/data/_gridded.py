@@ -1,5 +1,5 @@
-"""Gridded fields: NCEP/NCAR reanalysis air temperature (the xarray tutorial data) and the
-Pacific winter SST anomalies of the eofs package."""
+"""Gridded fields: NCEP/NCAR reanalysis air temperature and ERA5 UK 2-m temperature (the
+xarray tutorial data) and the Pacific winter SST anomalies of the eofs package."""
 
 from __future__ import annotations
 
@@ -48,11 +48,56 @@ def _load_air_temperature(path: Path) -> xr.Dataset:
                          f"{(len(hours), len(lat), len(lon))}; is this the registered file?")
     time = np.datetime64("1800-01-01T00", "ns") + (
         np.round(hours).astype("int64").astype("timedelta64[h]"))
+    return _grid_dataset("air", air, time, lat, lon, "air temperature at sigma level 995")
+
+
+@register(
+    "era5_t2m_uk",
+    path="xarray_data/era5_t2m_uk_2019-03.npz",
+    sha256="0f229662fbc1953f755e3eb8aae814b427c1ed8fb2d182b1da796ae56958eab2",
+    description=(
+        "ERA5 reanalysis hourly 2-m temperature over the UK and its seas, March 2019, on a "
+        "33 x 49 grid of 0.25 degrees (58-50 N, 10 W-2 E); one series per grid point "
+        "(lat-major), with lat/lon coordinates on the series dim (grid_fields(ds, 't2m') "
+        "reshapes to (time, lat, lon))."
+    ),
+    frequency="hourly",
+    shape=(744, 1617),
+    units="K",
+    source=(
+        "xarray tutorial file era5-2mt-2019-03-uk.grib (GitHub pydata/xarray-data @ "
+        "58de68cb45bcbd1557df11a92827758495481b4e), GRIB1 decoded to npz by data/scripts/"
+        "decode_grib1.py of the probdyn data folder. Contains modified Copernicus Climate "
+        "Change Service information 2019."
+    ),
+    licence="Copernicus (C3S) licence for ERA5: free use, attribution required",
+    citation=(
+        "Hersbach, H. et al. (2020). The ERA5 global reanalysis. Quarterly Journal of the "
+        "Royal Meteorological Society 146(730), 1999-2049."
+    ),
+    obtain=(
+        "xarray.tutorial.open_dataset('era5-2mt-2019-03-uk.grib') (needs cfgrib), then save "
+        "t2m (time, lat, lon), lat, lon and time (ISO strings) as this npz"
+    ),
+)
+def _load_era5_t2m(path: Path) -> xr.Dataset:
+    with np.load(path) as f:
+        t2m, lat, lon, time = f["t2m"], f["lat"], f["lon"], f["time"]
+    if t2m.shape != (len(time), len(lat), len(lon)) or not np.all(np.isfinite(t2m)):
+        raise ValueError(f"{path}: t2m has shape {t2m.shape} (expected (time, lat, lon) = "
+                         f"{(len(time), len(lat), len(lon))}, all finite); is this the "
+                         f"registered file?")
+    return _grid_dataset("t2m", t2m, time.astype("datetime64[ns]"), lat, lon,
+                         "2-m temperature")
+
+
+def _grid_dataset(var, values, time, lat, lon, long_name) -> xr.Dataset:
+    """A ``(time, lat, lon)`` array as ``var`` over ``(time, series)`` (lat-major series) with
+    lat/lon coordinates on ``series``."""
     glat, glon = np.meshgrid(lat.astype(np.float64), lon.astype(np.float64), indexing="ij")
-    values = air.reshape(len(hours), -1).astype(np.float64)
     return xr.Dataset(
-        {"air": (("time", "series"), values,
-                 {"units": "K", "long_name": "air temperature at sigma level 995"})},
+        {var: (("time", "series"), values.reshape(len(time), -1).astype(np.float64),
+               {"units": "K", "long_name": long_name})},
         coords={"time": time,
                 "lat": ("series", glat.ravel(), {"units": "degrees_north"}),
                 "lon": ("series", glon.ravel(), {"units": "degrees_east"})},

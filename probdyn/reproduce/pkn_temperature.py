@@ -1,12 +1,21 @@
 """PKN on real temperature fields (thesis 3.2, Table S4; de Bézenac et al., ICLR 2018).
 
-Data: NCEP/NCAR reanalysis air temperature (``air_temperature_ncep``: 6-hourly, 2013-2014,
-25 x 53 cells of 2.5 degrees over North America) through :mod:`probdyn.data`. Each cell's
-2013 mean diurnal cycle (its mean at each of the 4 hours of the day) is removed and the
-anomalies divided by their 2013 standard deviation (one number); the year is cut into
-sequences of ``sequence_length`` frames (73 = 18 days). 2013 is
-training (a fifth of its sequences, seeded, for validation and early stopping), 2014 is held
-out. Every window of 4 inputs and 6 targets is scored.
+Data, through :mod:`probdyn.data` (``dataset``):
+
+- ``air_temperature_ncep`` (``pkn-temperature``): NCEP/NCAR reanalysis air temperature,
+  6-hourly, 2013-2014, 25 x 53 cells of 2.5 degrees over North America. 2013 trains, 2014 is
+  held out; sequences of 73 frames (18 days).
+- ``era5_t2m_uk`` (``pkn-temperature-era5``): ERA5 hourly 2-m temperature, March 2019, 33 x 49
+  cells of 0.25 degrees over the UK and its seas. March 1-24 train, March 25-31 are held out;
+  sequences of 24 frames (one day). At 28 km and one hour a 10 m/s wind moves a feature by
+  1.3 cells per step, so transport is resolved, where the NCEP grid moves it by 0.8 of a
+  2.5-degree cell in 6 hours.
+
+Each cell's mean diurnal cycle over the training period (its mean at each hour of the day) is
+removed and the anomalies divided by their training standard deviation (one number); each
+period is cut into sequences of ``sequence_length`` frames. A fifth of the training
+sequences (seeded) are for validation and early stopping. Every held-out window of 4 inputs
+and 6 targets is scored.
 
 The thesis's data differ (Copernicus daily SST, 64 x 64 regions, each frame standardised),
 so the MSEs here are not on Table S4's scale: ``published`` holds Table S4's number on the
@@ -31,21 +40,23 @@ All networks have the spec's layout at ``width`` (8 by default: the spec's 64 is
 a CPU), Neumann boundaries (``replicate`` warp, zero-padded convolutions), Adam (lr 3e-3, no
 weight decay), a 2-step training rollout, 6-step validation and evaluation.
 
-Metrics (on 2014): ``mse_avg`` (standardised units; Table S4's column "Average Score (MSE)"),
-``mse_avg_K2`` (K^2) and ``mse_step{1..6}_K2``; for the PKNs the learned ``D``
-(``D_px2_per_step`` and ``D_m2_per_s``, taking a cell as 2.5 degrees of latitude, 278 km)
-and the mean estimated speed ``speed_m_per_s`` (same conversion; longitude cells are
-narrower by cos(latitude), so this overstates zonal speeds away from the equator).
+Metrics (on the held-out period): ``mse_avg`` (standardised units; Table S4's column
+"Average Score (MSE)"), ``mse_avg_K2`` (K^2) and ``mse_step{1..6}_K2``;
+for the PKNs the learned ``D``
+(``D_px2_per_step`` and ``D_m2_per_s``, taking a cell as its extent in latitude: 278 km for
+NCEP, 27.8 km for ERA5) and the mean estimated speed ``speed_m_per_s`` (same conversion;
+longitude cells are narrower by cos(latitude), so this overstates zonal speeds).
 
 Outputs (in ``out``): ``pkn_temperature_motion.png``: the estimated motion fields of both
-PKNs over the last input frame of one 2014 window, and the 6-step forecasts of every method
-against the truth; dataset ``pkn_temperature_test`` (that window's inputs, targets, forecasts
-and motion fields on lat/lon).
+PKNs over the last input frame of one held-out window, and the 6-step forecasts of every
+method against the truth; dataset ``pkn_temperature_test`` (that window's inputs, targets,
+forecasts and motion fields on lat/lon).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,42 +85,81 @@ PUBLISHED = {
 }
 METHODS = tuple(PUBLISHED)
 N_INPUTS, HORIZON = 4, 6
-#: one grid cell (2.5 degrees of latitude) in metres, one step (6 h) in seconds
-CELL_M, STEP_S = 2.5 * math.pi / 180 * 6.371e6, 6 * 3600.0
+EARTH_RADIUS_M = 6.371e6
 
 
-def air_temperature_sequences(sequence_length: int = 73, *, diurnal: bool = True):
-    """NCEP air temperature as standardised anomalies, cut into sequences.
+@dataclass(frozen=True)
+class TemperatureField:
+    """A registered gridded temperature set and how it is split for forecasting."""
+
+    variable: str
+    test_start: str  # the first held-out time; everything before trains
+    step_hours: int
+    cell_degrees: float  # grid spacing in latitude
+    sequence_length: int  # default frames per sequence
+
+    @property
+    def cell_m(self) -> float:
+        return self.cell_degrees * math.pi / 180 * EARTH_RADIUS_M
+
+    @property
+    def step_s(self) -> float:
+        return self.step_hours * 3600.0
+
+
+FIELDS = {
+    "air_temperature_ncep": TemperatureField("air", "2014-01-01", 6, 2.5, 73),
+    "era5_t2m_uk": TemperatureField("t2m", "2019-03-25", 1, 0.25, 24),
+}
+
+
+def _field(dataset: str) -> TemperatureField:
+    if dataset not in FIELDS:
+        raise ValueError(f"dataset must be one of {sorted(FIELDS)}, got {dataset!r}")
+    return FIELDS[dataset]
+
+
+def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bool = True,
+                              dataset: str = "air_temperature_ncep"):
+    """A gridded temperature set as standardised anomalies, cut into sequences.
 
     Parameters
     ----------
-    sequence_length : int
-        Frames per sequence (73 = 18 days).
+    sequence_length : int, optional
+        Frames per sequence (default: 73 = 18 days for NCEP, 24 = one day for ERA5).
     diurnal : bool
-        Remove each cell's 2013 mean at each hour of the day (00, 06, 12, 18 UTC), i.e. the
-        mean diurnal cycle, instead of its 2013 mean alone. The diurnal cycle is radiative
-        heating, a source term that no warp (a transport) can produce; persistence of these
-        anomalies is the last frame plus the climatological diurnal change.
+        Remove each cell's training-period mean at each hour of the day (the 4 or 24 hours
+        present), i.e. the mean diurnal cycle, instead of its training mean alone. The diurnal
+        cycle is radiative heating, a source term that no warp (a transport) can produce;
+        persistence of these anomalies is the last frame plus the climatological diurnal
+        change.
+    dataset : {"air_temperature_ncep", "era5_t2m_uk"}
+        Which registered set (see the module docstring for the splits).
 
     Returns
     -------
-    train, test : numpy.ndarray, shape (n, sequence_length, 25, 53)
-        2013 and 2014 (``n = 1460 // sequence_length``; a remainder is dropped), the 2013
-        climatology removed and divided by ``scale``. Differences of anomalies are differences
-        of temperature (the climatology is known in advance), so an MSE times ``scale**2`` is
-        the MSE of the temperature forecast in K^2 whatever ``diurnal`` is.
+    train, test : numpy.ndarray, shape (n, sequence_length, lat, lon)
+        The training and held-out periods (2013 and 2014 for NCEP: ``n = 1460 //
+        sequence_length``; a remainder is dropped), the training climatology removed and
+        divided by ``scale``. Differences of anomalies are differences of temperature (the
+        climatology is known in advance), so an MSE times ``scale**2`` is the MSE of the
+        temperature forecast in K^2 whatever ``diurnal`` is.
     scale : float
-        The 2013 anomaly standard deviation (K).
+        The training anomaly standard deviation (K).
     coords : dict
-        ``lat`` (descending) and ``lon`` (degrees), and ``time`` of the 2014 frames used.
+        ``lat`` (descending) and ``lon`` (degrees), and ``time`` of the held-out frames used.
     """
-    if not (isinstance(sequence_length, int) and N_INPUTS + HORIZON <= sequence_length <= 1460):
-        raise ValueError(f"sequence_length must be an int in [{N_INPUTS + HORIZON}, 1460], got "
-                         f"{sequence_length!r}")
-    grid = pdata.grid_fields(pdata.load("air_temperature_ncep"))
+    field = _field(dataset)
+    grid = pdata.grid_fields(pdata.load(dataset), field.variable)
     values = grid.values
-    year, hour = grid.time.dt.year.values, grid.time.dt.hour.values
-    train_rows = year == 2013
+    hour = grid.time.dt.hour.values
+    train_rows = grid.time.values < np.datetime64(field.test_start)
+    shortest = min(int(train_rows.sum()), int((~train_rows).sum()))
+    sequence_length = field.sequence_length if sequence_length is None else sequence_length
+    if not (isinstance(sequence_length, int)
+            and N_INPUTS + HORIZON <= sequence_length <= shortest):
+        raise ValueError(f"sequence_length must be an int in [{N_INPUTS + HORIZON}, "
+                         f"{shortest}], got {sequence_length!r}")
     if diurnal:
         clim = np.zeros_like(values)
         for h in np.unique(hour):
@@ -117,14 +167,17 @@ def air_temperature_sequences(sequence_length: int = 73, *, diurnal: bool = True
     else:
         clim = np.broadcast_to(values[train_rows].mean(0), values.shape)
     anomalies = values - clim
-    train, test = anomalies[train_rows], anomalies[year == 2014]
+    train, test = anomalies[train_rows], anomalies[~train_rows]
     scale = float(train.std())
-    n = len(train) // sequence_length
-    shape = (n, sequence_length, *values.shape[1:])
-    cut = n * sequence_length
+
+    def cut(frames):
+        n = len(frames) // sequence_length
+        return frames[:n * sequence_length].reshape(n, sequence_length, *values.shape[1:])
+
+    test = cut(test)
     coords = {"lat": grid.lat.values, "lon": grid.lon.values,
-              "time": grid.time.values[year == 2014][:cut]}
-    return train[:cut].reshape(shape) / scale, test[:cut].reshape(shape) / scale, scale, coords
+              "time": grid.time.values[~train_rows][:test.shape[0] * sequence_length]}
+    return cut(train) / scale, test / scale, scale, coords
 
 
 def _persistence_scores(test: torch.Tensor) -> dict:
@@ -144,7 +197,8 @@ def _rows(method, scores, scale) -> list:
     return rows
 
 
-def run_pkn_temperature(*, sequence_length: int = 73, train_sequences: int | None = None,
+def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
+                        sequence_length: int | None = None, train_sequences: int | None = None,
                         test_sequences: int | None = None, width: int = 8, epochs: int = 30,
                         patience: int = 4, train_horizon: int = 2, batch_size: int = 16,
                         lr: float = 3e-3, lambda_reg: float = 0.01, diffusivity: float = 0.15,
@@ -153,11 +207,14 @@ def run_pkn_temperature(*, sequence_length: int = 73, train_sequences: int | Non
     """The experiment at a given size (``run`` calls it with the full or quick sizes).
 
     ``train_sequences`` / ``test_sequences`` keep only the first so many sequences of each
-    year (default all); ``max_seconds`` caps each model's training; ``lambda_reg`` is
-    ``lambda_div = lambda_grad`` of the regularised PKN; ``diurnal`` as in
-    :func:`air_temperature_sequences`.
+    period (default all); ``max_seconds`` caps each model's training; ``lambda_reg`` is
+    ``lambda_div = lambda_grad`` of the regularised PKN; ``dataset``, ``sequence_length``
+    and ``diurnal`` as in :func:`air_temperature_sequences`.
     """
-    train, test, scale, coords = air_temperature_sequences(sequence_length, diurnal=diurnal)
+    field = _field(dataset)
+    train, test, scale, coords = air_temperature_sequences(sequence_length, diurnal=diurnal,
+                                                           dataset=dataset)
+    sequence_length = train.shape[1]
     train = torch.tensor(train[:train_sequences], dtype=torch.float32)
     test = torch.tensor(test[:test_sequences], dtype=torch.float32)
     fit = dict(n_inputs=N_INPUTS, horizon=HORIZON, train_horizon=train_horizon, epochs=epochs,
@@ -191,13 +248,14 @@ def run_pkn_temperature(*, sequence_length: int = 73, train_sequences: int | Non
             rows += [{"method": method, "metric": "D_px2_per_step", "measured": d,
                       "published": None},
                      {"method": method, "metric": "D_m2_per_s",
-                      "measured": d * CELL_M**2 / STEP_S, "published": None},
+                      "measured": d * field.cell_m**2 / field.step_s, "published": None},
                      {"method": method, "metric": "speed_m_per_s",
-                      "measured": speed * CELL_M / STEP_S, "published": None}]
-    ds = _example(models, test, coords, sequence_length, scale, seed)
+                      "measured": speed * field.cell_m / field.step_s, "published": None}]
+    ds = _example(models, test, coords, sequence_length, scale, seed, field.step_hours)
     settings = {
-        "dataset": "air_temperature_ncep", "train_year": 2013, "test_year": 2014,
-        "climatology": "per cell and hour of day (2013)" if diurnal else "per cell (2013)",
+        "dataset": dataset, "test_start": field.test_start, "step_hours": field.step_hours,
+        "climatology": ("per cell and hour of day (training period)" if diurnal
+                        else "per cell (training period)"),
         "sequence_length": sequence_length, "train_sequences": int(train.shape[0]),
         "test_sequences": int(test.shape[0]), "n_inputs": N_INPUTS, "horizon": HORIZON,
         "anomaly_scale_K": scale, "width": width, "epochs": epochs, "patience": patience,
@@ -225,8 +283,8 @@ def _mean_speed(model, test) -> float:
     return total / (len(x) * test.shape[-2] * test.shape[-1])
 
 
-def _example(models, test, coords, sequence_length, scale, seed) -> xr.Dataset:
-    """Inputs, targets, forecasts and motion fields (K) of one seeded 2014 window."""
+def _example(models, test, coords, sequence_length, scale, seed, step_hours) -> xr.Dataset:
+    """Inputs, targets, forecasts and motion fields (K) of one seeded held-out window."""
     g = np.random.default_rng(seed)
     seq = int(g.integers(test.shape[0]))
     start = int(g.integers(test.shape[1] - N_INPUTS - HORIZON + 1))
@@ -241,7 +299,8 @@ def _example(models, test, coords, sequence_length, scale, seed) -> xr.Dataset:
         coords={"lat": coords["lat"], "lon": coords["lon"], "input_time": times[:N_INPUTS],
                 "time": times[N_INPUTS:],
                 "model": list(models), "component": ["w_x", "w_y"]},
-        attrs={"what": "2014 anomalies (2013 climatology removed)", "seed": seed},
+        attrs={"what": "held-out anomalies (training climatology removed)", "seed": seed,
+               "step_hours": step_hours},
     )
     preds, motions = [], []
     with torch.no_grad():
@@ -252,7 +311,8 @@ def _example(models, test, coords, sequence_length, scale, seed) -> xr.Dataset:
                            else np.full((HORIZON, 2, *x.shape[-2:]), np.nan, np.float32))
     ds["forecast"] = (("model", "time", *dims), np.stack(preds), {"units": "K"})
     ds["motion"] = (("model", "time", "component", *dims), np.stack(motions),
-                    {"units": "grid cells per 6 h step (w_y > 0: towards decreasing lat)"})
+                    {"units": f"grid cells per {step_hours} h step (w_y > 0: towards "
+                              "decreasing lat)"})
     return ds
 
 
@@ -286,7 +346,7 @@ def plot_example(ds: xr.Dataset, path: Path) -> Path:
             mesh = ax.pcolormesh(lon, lat, frames[s], cmap="RdBu_r", vmin=-lim, vmax=lim,
                                  shading="nearest")
             fig.colorbar(mesh, ax=ax, shrink=0.85)
-            ax.set_title(f"{name}, +{6 * (s + 1)} h", fontsize=9)
+            ax.set_title(f"{name}, +{ds.attrs['step_hours'] * (s + 1)} h", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
@@ -309,5 +369,21 @@ def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
                                    seed=seed, out=out)
 
 
-__all__ = ["PUBLISHED", "air_temperature_sequences", "plot_example", "run",
-           "run_pkn_temperature"]
+@register_experiment(
+    "pkn-temperature-era5",
+    "PKN vs persistence and the direct conv predictor (ACDNN) on held-out hourly ERA5 2-m "
+    "temperature over the UK (0.25 degrees, transport resolved), 6-step MSE",
+)
+def run_era5(quick: bool, seed: int, out: Path) -> ExperimentResult:
+    """Full: width 16, up to 100 epochs (patience 10), 6-step training rollout; quick: width
+    8, up to 40 epochs (patience 10), 2-step rollout, training capped at 100 s per model."""
+    with single_thread():
+        if quick:
+            return run_pkn_temperature(dataset="era5_t2m_uk", epochs=40, patience=10,
+                                       max_seconds=100.0, seed=seed, out=out)
+        return run_pkn_temperature(dataset="era5_t2m_uk", width=16, epochs=100, patience=10,
+                                   train_horizon=6, seed=seed, out=out)
+
+
+__all__ = ["FIELDS", "PUBLISHED", "TemperatureField", "air_temperature_sequences",
+           "plot_example", "run", "run_era5", "run_pkn_temperature"]
