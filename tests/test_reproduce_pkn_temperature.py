@@ -150,3 +150,23 @@ def test_quick_reproduction_beats_persistence(tmp_path):
         assert m(method) < 0.85 * m("Persistence"), method
     for pkn in ("PKN with regularization", "PKN without regularization"):
         assert rows[(pkn, "speed_m_per_s")]["measured"] > 0.5  # the warp moves things
+
+
+@pytest.mark.slow
+def test_era5_quick_reproduction_beats_persistence(tmp_path):
+    _need_data("era5_t2m_uk")
+    result = run_experiment("pkn-temperature-era5", quick=True, seed=0, out=tmp_path)
+    rows = _by(result)
+
+    def m(method, metric="mse_avg_K2"):
+        return rows[(method, metric)]["measured"]
+
+    print("\n", {k: round(v["measured"], 4) for k, v in rows.items()})
+    # measured (seed 0, idle 2-core machine, 4.2 min): persistence 1.796 K^2, ACDNN 1.442,
+    # PKN with regularisation 1.454 (step 6: 2.70 against ACDNN 3.01), without 1.520. The
+    # PKN does not beat the ACDNN on average here either, so only persistence is asserted.
+    for method in ("ACDNN", "PKN with regularization", "PKN without regularization"):
+        assert m(method) < 0.9 * m("Persistence"), method
+        assert m(method, "mse_step6_K2") < 0.9 * m("Persistence", "mse_step6_K2"), method
+    for pkn in ("PKN with regularization", "PKN without regularization"):
+        assert 1.0 < m(pkn, "speed_m_per_s") < 30.0  # the warp moves things, at wind speeds

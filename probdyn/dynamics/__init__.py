@@ -20,7 +20,8 @@
   ``(E, B, *state)``, with the penalty ``Omega(g_e)``), :class:`EnvironmentMLP` (E MLPs in one
   batched product; shared with ``num_envs=1``; FT-NODE codes with ``env_bias``),
   :class:`EnvironmentNet` (E copies of a grid network, e.g. a ConvNet or an FNO),
-  :class:`Swish` (LEADS' learnable Swish), :func:`spectral_norms` (batched power iteration).
+  :class:`Swish` (LEADS' learnable Swish), :func:`spectral_norms` (batched power iteration);
+  the recurrent baseline FT-RNN :class:`EnvironmentGRU` (a discrete-time forecaster).
 - Partial observations (thesis 3.1): :class:`PartiallyObservedODE` (``dX/dt = F(X)``,
   ``Y = H(X)``, ``X_0`` from an :class:`ObservationEncoder` ``g_theta`` of the last ``k``
   observations or given), :class:`ChannelObservation` (``H`` = observe some channels).
@@ -41,6 +42,7 @@ from ._hybrid import HybridField
 from ._least_action import ResidualBlock, ResidualTransport, kinetic_energy, transport_cost
 from ._neural import ConvField, FNOField, FourierLayer, MLPField, SpectralConv2d
 from ._partial import ChannelObservation, ObservationEncoder, PartiallyObservedODE
+from ._recurrent import EnvironmentGRU
 from ._shooting import (
     ShootingField,
     hamiltonian_shooting_autodiff,
@@ -62,6 +64,7 @@ __all__ = [
     "ChannelObservation",
     "ConvField",
     "DirectUpDownField",
+    "EnvironmentGRU",
     "EnvironmentMLP",
     "EnvironmentNet",
     "FNOField",

@@ -10,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._best_state import BestState
-from ..dynamics import MultiEnvironmentField, solve
+from ..dynamics import EnvironmentGRU, MultiEnvironmentField, solve
 
 
 @dataclass
@@ -48,10 +48,13 @@ def rollout(field, y: torch.Tensor, t: torch.Tensor, restart=None,
 
     ``restart`` (T - 1,) bool: where True, the step from ``t[k]`` starts from the data
     ``y[:, :, k]`` instead of the prediction (scheduled sampling; ``restart[0]`` is implied).
-    None or all False after the first: one free rollout.
+    None or all False after the first: one free rollout. An :class:`EnvironmentGRU` (FT-RNN)
+    steps itself, with the data as its input where ``restart``; ``method`` is not used.
     """
     if method not in SOLVERS:
         raise ValueError(f"method must be one of {SOLVERS}, got {method!r}")
+    if isinstance(field, EnvironmentGRU):
+        return field.rollout(y, restart)
     if restart is None or not bool(restart[1:].any()):
         return solve(field, y[:, :, 0], t, method=method)
     preds = [y[:, :, 0]]
@@ -83,7 +86,7 @@ def _check(y, t, name, num_envs, state_dims):
     return y
 
 
-def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
+def fit_leads(field: MultiEnvironmentField | EnvironmentGRU, y, t, *, iterations: int = 10_000,
               lr: float = 1e-3, penalty_weight: float = 1 / 5e3, alpha: float = 1e-2,
               batch_size: int = 1, teacher_forcing: float = 0.99, decay_every: int = 10,
               y_val=None, eval_every: int = 200, method: str = "rk4", keep_best: bool = True,
@@ -103,7 +106,8 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
 
     Parameters
     ----------
-    field : MultiEnvironmentField
+    field : MultiEnvironmentField or EnvironmentGRU
+        The vector field, or the FT-RNN baseline (trained the same way, without a penalty).
     y : tensor, shape (E, n, T, *state)
         n training trajectories per environment at times ``t`` (T,); ``state`` is the
         field's ``state_shape`` (``(d,)`` or a grid ``(C, ny, nx)``).
@@ -131,8 +135,9 @@ def fit_leads(field: MultiEnvironmentField, y, t, *, iterations: int = 10_000,
     progress : bool
         tqdm bar over iterations.
     """
-    if not isinstance(field, MultiEnvironmentField):
-        raise ValueError(f"field must be a MultiEnvironmentField, got {type(field).__name__}")
+    if not isinstance(field, (MultiEnvironmentField, EnvironmentGRU)):
+        raise ValueError("field must be a MultiEnvironmentField or an EnvironmentGRU, got "
+                         f"{type(field).__name__}")
     params = [p for p in field.parameters() if p.requires_grad]
     if not params:
         raise ValueError("field has no trainable parameters")

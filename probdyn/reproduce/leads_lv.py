@@ -11,6 +11,9 @@ environment per iteration):
 
 - ``One-For-All``: one network ``f`` for every environment;
 - ``One-Per-Env.``: an independent ``g_e`` per environment;
+- ``FT-RNN``: a GRU (width 64) with a one-hot environment code in its input and output
+  layers (:class:`~probdyn.dynamics.EnvironmentGRU`), one residual step per data interval,
+  trained as the others (scheduled sampling feeds it the data as input);
 - ``FT-NODE``: ``f`` with a one-hot environment code in every linear layer;
 - ``LEADS no min.``: ``f + g_e`` without the penalty;
 - ``LEADS``: ``f + g_e`` with ``(1 / lambda) sum_e Omega(g_e)``, ``lambda = 5e3``,
@@ -35,7 +38,7 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from ..dynamics import EnvironmentMLP, MultiEnvironmentField
+from ..dynamics import EnvironmentGRU, EnvironmentMLP, MultiEnvironmentField
 from ..infer import fit_leads
 from ..physics import simulate_lotka_volterra
 from ._leads_common import leads_scores, leads_tables
@@ -47,6 +50,7 @@ from ._threads import single_thread
 PUBLISHED = {
     "One-For-All": (4.57e-1, 5.08e-1, 0.56e-1),
     "One-Per-Env.": (2.15e-5, 7.95e-3, 6.96e-3),
+    "FT-RNN": (5.29e-5, 6.40e-3, 5.69e-3),
     "FT-NODE": (7.74e-5, 3.40e-3, 2.64e-3),
     "LEADS no min.": (3.28e-6, 3.07e-3, 2.58e-3),
     "LEADS": (5.74e-6, 1.16e-3, 0.99e-3),
@@ -61,12 +65,15 @@ def _net(num_envs: int, **kw) -> EnvironmentMLP:
     return EnvironmentMLP(num_envs, 2, HIDDEN, LAYERS, init_std=INIT_STD, **kw)
 
 
-def make_field(method: str, num_envs: int) -> tuple[MultiEnvironmentField, float]:
-    """The field of ``method`` and its penalty weight."""
+def make_field(method: str,
+               num_envs: int) -> tuple[MultiEnvironmentField | EnvironmentGRU, float]:
+    """The field (for FT-RNN the recurrent model) of ``method`` and its penalty weight."""
     if method == "One-For-All":
         return MultiEnvironmentField(_net(1), None), 0.0
     if method in ("One-Per-Env.", "One-Per-Env. (novel)"):
         return MultiEnvironmentField(None, _net(num_envs)), 0.0
+    if method == "FT-RNN":
+        return EnvironmentGRU(num_envs, 2, HIDDEN), 0.0
     if method == "FT-NODE":
         return MultiEnvironmentField(_net(1, env_bias=num_envs), None), 0.0
     if method == "LEADS no min.":
@@ -145,8 +152,8 @@ def run_leads_lv(iterations: int, seeds: int, adapt_iterations: int, *, num_test
 
 @register_experiment(
     "leads-lv",
-    "LEADS vs One-For-All, One-Per-Env., FT-NODE and LEADS no min. on 10 Lotka-Volterra "
-    "environments (thesis Table S7), plus adaptation to novel environments",
+    "LEADS vs One-For-All, One-Per-Env., FT-RNN, FT-NODE and LEADS no min. on 10 "
+    "Lotka-Volterra environments (thesis Table S7), plus adaptation to novel environments",
 )
 def run(quick: bool, seed: int, out: Path) -> ExperimentResult:
     """Quick: 1 seed, 1500 iterations (adaptation 500); full: 3 seeds, 20000 iterations
