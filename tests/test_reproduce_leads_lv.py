@@ -32,4 +32,8 @@ def test_quick_run_orders_the_methods_as_table_s7(tmp_path):
 
     assert test_mse("LEADS") < test_mse("One-Per-Env.") < test_mse("One-For-All")
     assert test_mse("One-For-All") > 0.05
+    # FT-RNN (seed 0: 0.057 test, 5.2e-5 train) fits its data and beats One-For-All (0.54)
+    # but not the ODE models; Table S7 has it between FT-NODE and One-Per-Env.
+    assert rows[("FT-RNN", "mse_train")]["measured"] < 1e-2
+    assert test_mse("LEADS") < test_mse("FT-RNN") < 0.5 * test_mse("One-For-All")
     assert test_mse("Pre-trained-f-Plus-Trained-g") < test_mse("Pre-trained-f-Only")
