@@ -43,12 +43,9 @@ def _load_air_temperature(path: Path) -> xr.Dataset:
     with np.load(path) as f:
         air, lat, lon = f["air"], f["lat"], f["lon"]
         hours = f["time_hours_since_1800"]
-    if air.shape != (len(hours), len(lat), len(lon)):
-        raise ValueError(f"{path}: air has shape {air.shape}, expected (time, lat, lon) = "
-                         f"{(len(hours), len(lat), len(lon))}; is this the registered file?")
     time = np.datetime64("1800-01-01T00", "ns") + (
         np.round(hours).astype("int64").astype("timedelta64[h]"))
-    return _grid_dataset("air", air, time, lat, lon, "air temperature at sigma level 995")
+    return _grid_dataset(path, "air", air, time, lat, lon, "air temperature at sigma level 995")
 
 
 @register(
@@ -83,17 +80,18 @@ def _load_air_temperature(path: Path) -> xr.Dataset:
 def _load_era5_t2m(path: Path) -> xr.Dataset:
     with np.load(path) as f:
         t2m, lat, lon, time = f["t2m"], f["lat"], f["lon"], f["time"]
-    if t2m.shape != (len(time), len(lat), len(lon)) or not np.all(np.isfinite(t2m)):
-        raise ValueError(f"{path}: t2m has shape {t2m.shape} (expected (time, lat, lon) = "
-                         f"{(len(time), len(lat), len(lon))}, all finite); is this the "
-                         f"registered file?")
-    return _grid_dataset("t2m", t2m, time.astype("datetime64[ns]"), lat, lon,
+    return _grid_dataset(path, "t2m", t2m, time.astype("datetime64[ns]"), lat, lon,
                          "2-m temperature")
 
 
-def _grid_dataset(var, values, time, lat, lon, long_name) -> xr.Dataset:
-    """A ``(time, lat, lon)`` array as ``var`` over ``(time, series)`` (lat-major series) with
-    lat/lon coordinates on ``series``."""
+def _grid_dataset(path, var, values, time, lat, lon, long_name) -> xr.Dataset:
+    """A ``(time, lat, lon)`` array read from ``path`` as ``var`` over ``(time, series)``
+    (lat-major series) with lat/lon coordinates on ``series``, after checking its shape and
+    that every value is finite."""
+    if values.shape != (len(time), len(lat), len(lon)) or not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}: {var} has shape {values.shape} (expected (time, lat, lon) = "
+                         f"{(len(time), len(lat), len(lon))}, all finite); is this the "
+                         f"registered file?")
     glat, glon = np.meshgrid(lat.astype(np.float64), lon.astype(np.float64), indexing="ij")
     return xr.Dataset(
         {var: (("time", "series"), values.reshape(len(time), -1).astype(np.float64),
