@@ -81,6 +81,31 @@ def test_era5_sequences_split_march_by_day():
         air_temperature_sequences(169, dataset="era5_t2m_uk")
 
 
+def test_per_frame_standardisation_as_the_reference_code(tmp_path):
+    _need_data("era5_t2m_uk")
+    train, test, scale, _ = air_temperature_sequences(dataset="era5_t2m_uk", per_frame=True)
+    assert scale is None
+    frames = np.concatenate([train, test]).reshape(-1, 33 * 49)
+    np.testing.assert_allclose(frames.mean(1), 0, atol=1e-9)
+    np.testing.assert_allclose(frames.std(1), 1, rtol=1e-9)
+    # the same frames as the K anomalies, each standardised by hand
+    _, test_k, _, _ = air_temperature_sequences(dataset="era5_t2m_uk")
+    one = test_k[3, 7]
+    np.testing.assert_allclose(test[3, 7], (one - one.mean()) / one.std(), atol=1e-9)
+    result = run_pkn_temperature(dataset="era5_t2m_uk", sequence_length=12, train_sequences=4,
+                                 test_sequences=2, epochs=1, patience=1, per_frame=True,
+                                 seed=0, out=tmp_path)
+    rows = _by(result)
+    assert not any(metric.endswith("_K2") for _, metric in rows)
+    _, test, _, _ = air_temperature_sequences(12, dataset="era5_t2m_uk", per_frame=True)
+    brute = [np.mean([((test[s, t0 + 3] - test[s, t0 + 4 + h]) ** 2).mean()
+                      for s in range(2) for t0 in range(3)]) for h in range(6)]
+    measured = [rows[("Persistence", f"mse_step{h}")]["measured"] for h in range(1, 7)]
+    np.testing.assert_allclose(measured, brute, rtol=1e-4)
+    assert result.datasets["pkn_temperature_test"]["inputs"].attrs["units"] == (
+        "per-frame standard deviations")
+
+
 def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
     _need_data()
     get_experiment("pkn-temperature")  # registered through EXPERIMENT_MODULES

@@ -120,7 +120,7 @@ def _field(dataset: str) -> TemperatureField:
 
 
 def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bool = True,
-                              dataset: str = "air_temperature_ncep"):
+                              per_frame: bool = False, dataset: str = "air_temperature_ncep"):
     """A gridded temperature set as standardised anomalies, cut into sequences.
 
     Parameters
@@ -133,6 +133,11 @@ def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bo
         cycle is radiative heating, a source term that no warp (a transport) can produce;
         persistence of these anomalies is the last frame plus the climatological diurnal
         change.
+    per_frame : bool
+        Then standardise every anomaly frame by its own spatial mean and standard deviation,
+        as the reference code's ``rescale='norm'`` (spec B.3). Each frame's mean and spread
+        (domain-wide warming or cooling) are then no longer part of the task; errors are in
+        these per-frame units, with no conversion to K (``scale`` is ``None``).
     dataset : {"air_temperature_ncep", "era5_t2m_uk"}
         Which registered set (see the module docstring for the splits).
 
@@ -144,8 +149,8 @@ def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bo
         divided by ``scale``. Differences of anomalies are differences of temperature (the
         climatology is known in advance), so an MSE times ``scale**2`` is the MSE of the
         temperature forecast in K^2 whatever ``diurnal`` is.
-    scale : float
-        The training anomaly standard deviation (K).
+    scale : float or None
+        The training anomaly standard deviation (K); ``None`` with ``per_frame``.
     coords : dict
         ``lat`` (descending) and ``lon`` (degrees), and ``time`` of the held-out frames used.
     """
@@ -167,17 +172,21 @@ def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bo
     else:
         clim = np.broadcast_to(values[train_rows].mean(0), values.shape)
     anomalies = values - clim
+    if per_frame:
+        anomalies = ((anomalies - anomalies.mean((1, 2), keepdims=True))
+                     / anomalies.std((1, 2), keepdims=True))
     train, test = anomalies[train_rows], anomalies[~train_rows]
-    scale = float(train.std())
+    scale = None if per_frame else float(train.std())
 
     def cut(frames):
         n = len(frames) // sequence_length
         return frames[:n * sequence_length].reshape(n, sequence_length, *values.shape[1:])
 
-    test = cut(test)
+    n_test = int((~train_rows).sum()) // sequence_length
     coords = {"lat": grid.lat.values, "lon": grid.lon.values,
-              "time": grid.time.values[~train_rows][:test.shape[0] * sequence_length]}
-    return cut(train) / scale, test / scale, scale, coords
+              "time": grid.time.values[~train_rows][:n_test * sequence_length]}
+    unit = 1.0 if per_frame else scale
+    return cut(train) / unit, cut(test) / unit, scale, coords
 
 
 def _persistence_scores(test: torch.Tensor) -> dict:
@@ -187,14 +196,17 @@ def _persistence_scores(test: torch.Tensor) -> dict:
 
 
 def _rows(method, scores, scale) -> list:
-    k2 = scale**2
+    """Average and per-step MSE rows: in K^2, or in per-frame units where ``scale`` is None."""
     rows = [{"method": method, "metric": "mse_avg", "measured": scores["mse"],
-             "published": PUBLISHED[method]},
-            {"method": method, "metric": "mse_avg_K2", "measured": scores["mse"] * k2,
-             "published": None}]
-    rows += [{"method": method, "metric": f"mse_step{i + 1}_K2", "measured": float(m) * k2,
-              "published": None} for i, m in enumerate(scores["mse_per_step"])]
-    return rows
+             "published": PUBLISHED[method]}]
+    if scale is None:
+        return rows + [{"method": method, "metric": f"mse_step{i + 1}", "measured": float(m),
+                        "published": None} for i, m in enumerate(scores["mse_per_step"])]
+    k2 = scale**2
+    rows.append({"method": method, "metric": "mse_avg_K2", "measured": scores["mse"] * k2,
+                 "published": None})
+    return rows + [{"method": method, "metric": f"mse_step{i + 1}_K2", "measured": float(m) * k2,
+                    "published": None} for i, m in enumerate(scores["mse_per_step"])]
 
 
 def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
@@ -202,18 +214,20 @@ def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
                         test_sequences: int | None = None, width: int = 8, epochs: int = 30,
                         patience: int = 4, train_horizon: int = 2, batch_size: int = 16,
                         lr: float = 3e-3, lambda_reg: float = 0.01, diffusivity: float = 0.15,
-                        max_seconds: float | None = None, diurnal: bool = True, seed: int = 0,
-                        out: Path | None = None, progress: bool = False) -> ExperimentResult:
+                        max_seconds: float | None = None, diurnal: bool = True,
+                        per_frame: bool = False, seed: int = 0, out: Path | None = None,
+                        progress: bool = False) -> ExperimentResult:
     """The experiment at a given size (``run`` calls it with the full or quick sizes).
 
     ``train_sequences`` / ``test_sequences`` keep only the first so many sequences of each
     period (default all); ``max_seconds`` caps each model's training; ``lambda_reg`` is
-    ``lambda_div = lambda_grad`` of the regularised PKN; ``dataset``, ``sequence_length``
-    and ``diurnal`` as in :func:`air_temperature_sequences`.
+    ``lambda_div = lambda_grad`` of the regularised PKN; ``dataset``, ``sequence_length``,
+    ``diurnal`` and ``per_frame`` as in :func:`air_temperature_sequences` (with
+    ``per_frame`` the MSE rows are ``mse_avg`` and ``mse_step{1..6}`` in per-frame units).
     """
     field = _field(dataset)
-    train, test, scale, coords = air_temperature_sequences(sequence_length, diurnal=diurnal,
-                                                           dataset=dataset)
+    train, test, scale, coords = air_temperature_sequences(
+        sequence_length, diurnal=diurnal, per_frame=per_frame, dataset=dataset)
     sequence_length = train.shape[1]
     train = torch.tensor(train[:train_sequences], dtype=torch.float32)
     test = torch.tensor(test[:test_sequences], dtype=torch.float32)
@@ -256,6 +270,7 @@ def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
         "dataset": dataset, "test_start": field.test_start, "step_hours": field.step_hours,
         "climatology": ("per cell and hour of day (training period)" if diurnal
                         else "per cell (training period)"),
+        "per_frame_standardisation": per_frame,
         "sequence_length": sequence_length, "train_sequences": int(train.shape[0]),
         "test_sequences": int(test.shape[0]), "n_inputs": N_INPUTS, "horizon": HORIZON,
         "anomaly_scale_K": scale, "width": width, "epochs": epochs, "patience": patience,
@@ -284,7 +299,9 @@ def _mean_speed(model, test) -> float:
 
 
 def _example(models, test, coords, sequence_length, scale, seed, step_hours) -> xr.Dataset:
-    """Inputs, targets, forecasts and motion fields (K) of one seeded held-out window."""
+    """Inputs, targets, forecasts and motion fields (K, or per-frame units where ``scale`` is
+    None) of one seeded held-out window."""
+    unit, units = (1.0, "per-frame standard deviations") if scale is None else (scale, "K")
     g = np.random.default_rng(seed)
     seq = int(g.integers(test.shape[0]))
     start = int(g.integers(test.shape[1] - N_INPUTS - HORIZON + 1))
@@ -294,8 +311,8 @@ def _example(models, test, coords, sequence_length, scale, seed, step_hours) -> 
     times = coords["time"][t0:t0 + N_INPUTS + HORIZON]
     dims = ("lat", "lon")
     ds = xr.Dataset(
-        {"inputs": (("input_time", *dims), x[0].numpy() * scale, {"units": "K"}),
-         "targets": (("time", *dims), y.numpy() * scale, {"units": "K"})},
+        {"inputs": (("input_time", *dims), x[0].numpy() * unit, {"units": units}),
+         "targets": (("time", *dims), y.numpy() * unit, {"units": units})},
         coords={"lat": coords["lat"], "lon": coords["lon"], "input_time": times[:N_INPUTS],
                 "time": times[N_INPUTS:],
                 "model": list(models), "component": ["w_x", "w_y"]},
@@ -306,10 +323,10 @@ def _example(models, test, coords, sequence_length, scale, seed, step_hours) -> 
     with torch.no_grad():
         for model in models.values():
             pred, w = model(x, HORIZON)
-            preds.append(pred[0].numpy() * scale)
+            preds.append(pred[0].numpy() * unit)
             motions.append(w[0].numpy() if w is not None
                            else np.full((HORIZON, 2, *x.shape[-2:]), np.nan, np.float32))
-    ds["forecast"] = (("model", "time", *dims), np.stack(preds), {"units": "K"})
+    ds["forecast"] = (("model", "time", *dims), np.stack(preds), {"units": units})
     ds["motion"] = (("model", "time", "component", *dims), np.stack(motions),
                     {"units": f"grid cells per {step_hours} h step (w_y > 0: towards "
                               "decreasing lat)"})
@@ -337,7 +354,7 @@ def plot_example(ds: xr.Dataset, path: Path) -> Path:
             plot_motion_field(last if s == 0 else ds["forecast"].sel(model=method).values[s - 1],
                               w, ax=axes[i, j], x=lon, y=lat, stride=2, steps=4.0, vmin=-lim,
                               vmax=lim, title=f"{method}: w at step {s + 1} (x4 steps)",
-                              colorbar_label="K")
+                              colorbar_label=ds["inputs"].attrs["units"])
     rows = [("truth", ds["targets"].values)] + [
         (m, ds["forecast"].sel(model=m).values) for m in methods]
     for i, (name, frames) in enumerate(rows, start=len(pkns)):
