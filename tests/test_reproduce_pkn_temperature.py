@@ -128,9 +128,12 @@ def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
     assert rows[("PKN with regularization", "D_px2_per_step")]["measured"] > 0
     ds = result.datasets["pkn_temperature_test"]
     assert ds["forecast"].dims == ("model", "time", "lat", "lon")
-    assert ds.sizes == {"input_time": 4, "time": 6, "lat": 25, "lon": 53, "model": 3,
+    assert ds.sizes == {"input_time": 4, "time": 6, "lat": 25, "lon": 53, "model": 4,
                         "component": 2}
     assert np.isnan(ds["motion"].sel(model="ACDNN")).all()
+    shift = ds["motion"].sel(model="Shift extrapolation").values  # one motion per window
+    assert np.isfinite(shift).all() and np.ptp(shift, axis=(0, 2, 3)).max() == 0
+    assert rows[("Shift extrapolation", "speed_m_per_s")]["measured"] >= 0
     assert np.isfinite(ds["motion"].sel(model="PKN with regularization")).all()
     png = tmp_path / "pkn_temperature_motion.png"
     assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"

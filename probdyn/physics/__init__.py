@@ -27,8 +27,9 @@ PDE models on 2-D grids (each a :class:`probdyn.dynamics.VectorField` with ``sta
 The advection-diffusion warping forecaster (PKN, thesis 3.2): :func:`gaussian_warp` (S16),
 :class:`MotionEstimator`, :class:`WarpingForecaster`, the S17 loss :func:`pkn_loss` and its
 terms, :func:`train_warping_forecaster`, :func:`forecast_scores`, :func:`motion_agreement`;
-its baseline, the direct convolutional predictor (ACDNN) :class:`DirectForecaster` and
-:func:`train_direct_forecaster`.
+its baselines, the direct convolutional predictor (ACDNN) :class:`DirectForecaster` and
+:func:`train_direct_forecaster`, and the untrained shift extrapolation
+:class:`ShiftExtrapolation`.
 """
 
 from ._physical import PhysicalField
@@ -46,6 +47,7 @@ from .advection_diffusion import (
     simulate_advection_diffusion,
 )
 from .direct import DirectForecaster
+from .extrapolation import ShiftExtrapolation
 from .lotka_volterra import (
     LV_NOVEL_ENVIRONMENTS,
     LV_TRAIN_ENVIRONMENTS,
@@ -93,6 +95,7 @@ __all__ = [
     "train_direct_forecaster",
     "train_warping_forecaster",
     "DirectForecaster",
+    "ShiftExtrapolation",
     "MotionEstimator",
     "WarpingForecaster",
     "charbonnier",

@@ -28,6 +28,9 @@ them, so it is not used for 6-step forecasting here.
 Methods (one seeded run each):
 
 - ``Persistence``: the last input frame, repeated (no training);
+- ``Shift extrapolation``: :class:`~probdyn.physics.ShiftExtrapolation`, one constant motion
+  fitted to the 4 inputs by least squares (up to 3 cells per step), the last frame carried
+  forward with it (no training): does the motion seen in the inputs persist?
 - ``ACDNN``: :class:`~probdyn.physics.DirectForecaster`, the conv-deconv network predicting
   the next frame from the 4 stacked inputs, autoregressive;
 - ``PKN with regularization``: :class:`~probdyn.physics.WarpingForecaster` (Gaussian warp
@@ -44,8 +47,9 @@ Metrics (on the held-out period): ``mse_avg`` (standardised units; Table S4's co
 "Average Score (MSE)"), ``mse_avg_K2`` (K^2) and ``mse_step{1..6}_K2``;
 for the PKNs the learned ``D``
 (``D_px2_per_step`` and ``D_m2_per_s``, taking a cell as its extent in latitude: 278 km for
-NCEP, 27.8 km for ERA5) and the mean estimated speed ``speed_m_per_s`` (same conversion;
-longitude cells are narrower by cos(latitude), so this overstates zonal speeds).
+NCEP, 27.8 km for ERA5); for them and the shift extrapolation the mean estimated speed
+``speed_m_per_s`` (same conversion; longitude cells are narrower by cos(latitude), so this
+overstates zonal speeds).
 
 Outputs (in ``out``): ``pkn_temperature_motion.png``: the estimated motion fields of both
 PKNs over the last input frame of one held-out window, and the 6-step forecasts of every
@@ -67,6 +71,7 @@ from .. import data as pdata
 from ..physics import (
     DirectForecaster,
     MotionEstimator,
+    ShiftExtrapolation,
     WarpingForecaster,
     forecast_scores,
     train_direct_forecaster,
@@ -79,6 +84,7 @@ from ._threads import single_thread
 #: Table S4 [T:2018-2031], Average Score (MSE), on the thesis's SST data
 PUBLISHED = {
     "Persistence": None,
+    "Shift extrapolation": None,
     "ACDNN": 15.84,
     "PKN with regularization": 1.42,
     "PKN without regularization": 2.01,
@@ -235,7 +241,10 @@ def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
                patience=patience, batch_size=batch_size, lr=lr, weight_decay=0.0,
                boundary="neumann", max_seconds=max_seconds, seed=seed, progress=progress)
     rows = _rows("Persistence", _persistence_scores(test), scale)
-    models, history = {}, {}
+    shift = ShiftExtrapolation(N_INPUTS, max_shift=3.0, boundary="replicate")
+    rows += _rows("Shift extrapolation", forecast_scores(shift, test, horizon=HORIZON), scale)
+    rows += _speed_rows("Shift extrapolation", shift, test, field)
+    models, history = {"Shift extrapolation": shift}, {}
 
     def pkn():
         torch.manual_seed(seed)
@@ -258,13 +267,11 @@ def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
                            "seconds": res.seconds, "val_mse": res.history["val_mse"]}
         if isinstance(res.model, WarpingForecaster):
             d = float(res.model.D.detach())
-            speed = _mean_speed(res.model, test)
             rows += [{"method": method, "metric": "D_px2_per_step", "measured": d,
                       "published": None},
                      {"method": method, "metric": "D_m2_per_s",
-                      "measured": d * field.cell_m**2 / field.step_s, "published": None},
-                     {"method": method, "metric": "speed_m_per_s",
-                      "measured": speed * field.cell_m / field.step_s, "published": None}]
+                      "measured": d * field.cell_m**2 / field.step_s, "published": None}]
+            rows += _speed_rows(method, res.model, test, field)
     ds = _example(models, test, coords, sequence_length, scale, seed, field.step_hours)
     settings = {
         "dataset": dataset, "test_start": field.test_start, "step_hours": field.step_hours,
@@ -287,15 +294,19 @@ def run_pkn_temperature(*, dataset: str = "air_temperature_ncep",
     return ExperimentResult(settings, rows, {"pkn_temperature_test": ds})
 
 
-def _mean_speed(model, test) -> float:
-    """Mean |w| (cells per step) of the first-step motion over every test window."""
+def _speed_rows(method, model, test, field) -> list:
+    """Mean |w| of the first-step motion over every test window, in m/s."""
     x = test.unfold(1, N_INPUTS, 1).permute(0, 1, 4, 2, 3).reshape(-1, N_INPUTS,
                                                                    *test.shape[-2:])
     model.eval()
     with torch.no_grad():
-        total = sum(float(model.estimator(x[s:s + 256]).norm(dim=1).sum())
-                    for s in range(0, len(x), 256))
-    return total / (len(x) * test.shape[-2] * test.shape[-1])
+        if isinstance(model, ShiftExtrapolation):  # one motion per window
+            cells = float(model.fit_motion(x).norm(dim=1).mean())
+        else:
+            cells = sum(float(model.estimator(x[s:s + 256]).norm(dim=1).sum())
+                        for s in range(0, len(x), 256)) / (len(x) * x.shape[-2] * x.shape[-1])
+    return [{"method": method, "metric": "speed_m_per_s",
+             "measured": cells * field.cell_m / field.step_s, "published": None}]
 
 
 def _example(models, test, coords, sequence_length, scale, seed, step_hours) -> xr.Dataset:
