@@ -9,9 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .warping import gaussian_warp
-
-_BOUNDARIES = ("periodic", "zeros", "replicate")
+from .warping import _BOUNDARIES, gaussian_warp
 
 
 class ShiftExtrapolation(nn.Module):
