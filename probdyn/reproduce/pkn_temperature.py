@@ -179,8 +179,11 @@ def air_temperature_sequences(sequence_length: int | None = None, *, diurnal: bo
         clim = np.broadcast_to(values[train_rows].mean(0), values.shape)
     anomalies = values - clim
     if per_frame:
-        anomalies = ((anomalies - anomalies.mean((1, 2), keepdims=True))
-                     / anomalies.std((1, 2), keepdims=True))
+        spread = anomalies.std((1, 2), keepdims=True)
+        if not (spread > 0).all():  # a uniform frame has no pattern to standardise
+            raise ValueError(f"per_frame: {int((spread == 0).sum())} frames of {dataset!r} "
+                             "are spatially uniform and cannot be standardised")
+        anomalies = (anomalies - anomalies.mean((1, 2), keepdims=True)) / spread
     train, test = anomalies[train_rows], anomalies[~train_rows]
     scale = None if per_frame else float(train.std())
 
