@@ -106,6 +106,20 @@ def test_per_frame_standardisation_as_the_reference_code(tmp_path):
         "per-frame standard deviations")
 
 
+def test_per_frame_refuses_uniform_frames(monkeypatch):
+    _need_data("era5_t2m_uk")
+    real = pdata.grid_fields
+
+    def constant(ds, var):  # every anomaly frame is then uniform (zero)
+        grid = real(ds, var).copy()
+        grid[:] = 280.0
+        return grid
+
+    monkeypatch.setattr(pdata, "grid_fields", constant)
+    with pytest.raises(ValueError, match="per_frame: 744 frames .* spatially uniform"):
+        air_temperature_sequences(dataset="era5_t2m_uk", per_frame=True)
+
+
 def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
     _need_data()
     get_experiment("pkn-temperature")  # registered through EXPERIMENT_MODULES
