@@ -60,6 +60,7 @@ def test_learns_a_translation():
         train, small=True, epochs=5, patience=5, batch_size=8, lr=3e-3, weight_decay=0.0,
         train_horizon=2, progress=False, seed=0)
     scores = physics.forecast_scores(res.model, test)
+    assert scores["mean_speed"] is None  # no motion field
     # measured (seed 0, 5 epochs, 8 s): 6-step MSE 0.12 vs persistence 0.87 (unit-variance
     # fields; 0.018 after 10 epochs on 24 trajectories)
     assert scores["mse"] < 0.3 * scores["persistence_mse"], scores

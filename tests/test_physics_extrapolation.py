@@ -41,6 +41,7 @@ def test_integer_translation_is_recovered_and_forecast_exactly():
     torch.testing.assert_close(pred, frames[:, 4:], atol=1e-10, rtol=0)
     scores = physics.forecast_scores(model, frames, horizon=6)
     assert scores["mse"] < 1e-20 < scores["persistence_mse"]
+    assert scores["mean_speed"] == pytest.approx(math.sqrt(5))  # |(2, -1)| px per step
 
 
 def test_subpixel_motion_matches_exhaustive_search():

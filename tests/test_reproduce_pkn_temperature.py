@@ -142,9 +142,10 @@ def test_tiny_run_rows_persistence_oracle_and_figure(tmp_path):
     assert rows[("PKN with regularization", "D_px2_per_step")]["measured"] > 0
     ds = result.datasets["pkn_temperature_test"]
     assert ds["forecast"].dims == ("model", "time", "lat", "lon")
-    assert ds.sizes == {"input_time": 4, "time": 6, "lat": 25, "lon": 53, "model": 4,
+    assert ds.sizes == {"input_time": 4, "time": 6, "lat": 25, "lon": 53, "model": 5,
                         "component": 2}
     assert np.isnan(ds["motion"].sel(model="ACDNN")).all()
+    assert np.isnan(ds["motion"].sel(model="Residual ACDNN")).all()
     shift = ds["motion"].sel(model="Shift extrapolation").values  # one motion per window
     assert np.isfinite(shift).all() and np.ptp(shift, axis=(0, 2, 3)).max() == 0
     assert rows[("Shift extrapolation", "speed_m_per_s")]["measured"] >= 0

@@ -318,20 +318,25 @@ def forecast_scores(model: WarpingForecaster | DirectForecaster, data, *, horizo
     -------
     dict
         ``mse`` and ``persistence_mse`` (floats), ``mse_per_step`` and
-        ``persistence_mse_per_step`` (arrays of length ``horizon``).
+        ``persistence_mse_per_step`` (arrays of length ``horizon``), and ``mean_speed``: the
+        mean ``|w|`` of the first-step motion over windows and pixels (pixels per step;
+        ``None`` for a model without motion, such as the direct predictor).
     """
     x, y = sliding_windows(_frames(data), model.n_inputs, horizon)
     model.eval()
-    per, base = torch.zeros(horizon), torch.zeros(horizon)
+    per, base, speed = torch.zeros(horizon), torch.zeros(horizon), 0.0
     with torch.no_grad():
         for s in range(0, len(x), batch_size):
             xb, yb = x[s:s + batch_size], y[s:s + batch_size]
-            pred, _ = model(xb, horizon)
+            pred, motions = model(xb, horizon)
             per += (pred - yb).pow(2).mean((-2, -1)).sum(0)
             base += (xb[:, -1:] - yb).pow(2).mean((-2, -1)).sum(0)
+            speed = None if motions is None else speed + float(
+                motions[:, 0].norm(dim=1).mean((-2, -1)).sum())
     per, base = (per / len(x)).numpy(), (base / len(x)).numpy()
     return {"mse": float(per.mean()), "persistence_mse": float(base.mean()),
-            "mse_per_step": per, "persistence_mse_per_step": base}
+            "mse_per_step": per, "persistence_mse_per_step": base,
+            "mean_speed": None if speed is None else speed / len(x)}
 
 
 def motion_agreement(estimated: torch.Tensor, true: torch.Tensor, *,
